@@ -1,0 +1,84 @@
+# hv: a bare-metal Intel VT-x hypervisor.
+#
+#   make          build/hv.elf and build/hv.iso (BIOS + UEFI)
+#   make run      boot it with the demo guest in an emulator (tools/boot.sh -e auto)
+#   make test     unit tests on the host, then boot tests in Bochs and QEMU
+#   make unit     the unit tests only
+#
+# Missing Debian packages are installed by tools/deps.sh (as root).
+
+BUILD   := build
+CC      := gcc
+LD      := ld
+
+# The image: freestanding C11, no red zone (exceptions share the stack),
+# no SSE (the hypervisor never saves guest FPU state around its own code),
+# frame pointers for the exception stack trace.
+KCFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
+	   -mcmodel=small -fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	   -O2 -g -Wall -Wextra -Werror -I. -MMD -MP \
+	   --param=min-pagesize=0
+KASFLAGS := -I. -MMD -MP -g
+KLDFLAGS := -n -nostdlib -T linker.ld -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments
+
+KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
+	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c \
+	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
+	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
+	 vmx/caps.c vmx/vmx.c
+KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
+
+# Pure logic that also compiles for the host, for the unit tests.
+HOST_SRCS := boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c
+HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
+	   -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
+
+.PHONY: all run test unit deps clean
+all: $(BUILD)/hv.elf $(BUILD)/hv.iso
+
+deps:
+	@tools/deps.sh build
+
+$(BUILD)/k/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(BUILD)/k/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KASFLAGS) -c $< -o $@
+
+$(BUILD)/hv.elf: $(KOBJS) linker.ld
+	$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
+
+$(BUILD)/hv.iso: $(BUILD)/hv.elf tools/mkimage.sh
+	tools/mkimage.sh -o $@ -k $(BUILD)/hv.elf
+
+$(BUILD)/host/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(HCFLAGS) -c $< -o $@
+
+$(BUILD)/unit/%: tests/unit/%.c $(HOST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HCFLAGS) $< $(HOST_OBJS) -lcmocka -o $@
+
+unit: $(UNIT_TESTS)
+	@tools/deps.sh test
+	@tests/run.sh --unit-only $(UNIT_TESTS)
+
+run:
+	@tools/deps.sh run
+	@$(MAKE) --no-print-directory all tests/guests
+	@tools/demo.sh
+
+test:
+	@tools/deps.sh test
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@tests/run.sh $(UNIT_TESTS)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

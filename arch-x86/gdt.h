@@ -1,0 +1,34 @@
+/* Segments of the hypervisor: a flat 64-bit GDT and a TSS whose IST
+ * stacks catch #DF, NMI and #MC on a known-good stack. */
+#ifndef ARCH_X86_GDT_H
+#define ARCH_X86_GDT_H
+
+#include <stdint.h>
+
+#define GDT_CODE 0x08
+#define GDT_DATA 0x10
+#define GDT_TSS 0x18
+
+/* IST slots (1-based, as the IDT gate encodes them). */
+enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_COUNT = 3 };
+
+/* 64-bit TSS (SDM vol. 3A, 8.7 "Task management in 64-bit mode"). */
+struct tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+_Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
+
+/* Load this CPU's GDT, segment registers and task register. */
+void gdt_init(void);
+
+/* What the VMCS host-state area needs (SDM vol. 3C, 27.5.2). */
+uint64_t gdt_base(void);
+uint64_t tss_base(void);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * hv_main: the boot CPU's path from the 64-bit entry to "nothing left to
+ * run". Each step either succeeds or says, in one line, why the
+ * hypervisor cannot go on, and then follows on_exit.
+ */
+#include <stdint.h>
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/cpuinfo.h"
+#include "arch-x86/gdt.h"
+#include "arch-x86/idt.h"
+#include "boot/mbi.h"
+#include "boot/options.h"
+#include "drivers/acpi.h"
+#include "drivers/console.h"
+#include "drivers/power.h"
+#include "drivers/uart.h"
+#include "mm/paging.h"
+#include "mm/phys.h"
+#include "vmx/vmx.h"
+
+#define HV_VERSION "0.1"
+
+static struct hv_options options;
+static struct mbi mbi;
+static struct acpi_info acpi;
+
+static void report_option_problem(void *ctx, const char *msg)
+{
+	(void)ctx;
+	log_warn("%s", msg);
+}
+
+static void report_cpu(void)
+{
+	struct cpu_ident id;
+
+	cpu_identify(&id);
+	log_info("CPU: %s family %#x model %#x stepping %u%s%s", id.vendor, id.family, id.model, id.stepping,
+		 id.brand[0] ? ", " : "", id.brand);
+}
+
+static void report_memory(void)
+{
+	const struct phys_info *pi = &hv_phys;
+	uint64_t mib = 1 << 20;
+
+	log_info("memory: %llu MiB usable per the %s%s, %llu MiB in the frame pool (%zu ranges, top of RAM %#llx)",
+		 (unsigned long long)(pi->firmware_usable / mib), pi->source,
+		 mbi.efi_mmap ? " (EFI memory map given too)" : "",
+		 (unsigned long long)(hv_frames.total * PAGE_SIZE / mib), pi->nusable, (unsigned long long)pi->top);
+	log_info("hypervisor: image %#llx-%#llx (%llu KiB), frame bitmap %llu KiB at %#llx, host page tables %llu KiB",
+		 (unsigned long long)pi->image_base, (unsigned long long)pi->image_end,
+		 (unsigned long long)((pi->image_end - pi->image_base) >> 10), (unsigned long long)(pi->bitmap_bytes >> 10),
+		 (unsigned long long)pi->bitmap_base, (unsigned long long)(hv_pt.tables * PAGE_SIZE >> 10));
+	log_info("frames: %llu free of %llu, %llu allocations, %llu frees, %llu failed",
+		 (unsigned long long)hv_frames.free, (unsigned long long)hv_frames.total,
+		 (unsigned long long)hv_frames.allocs, (unsigned long long)hv_frames.frees,
+		 (unsigned long long)hv_frames.failures);
+}
+
+static void report_modules(void)
+{
+	log_info("modules: %u%s", mbi.nmods, mbi.nmods ? "" : " (no guests given: add module2 lines to the GRUB entry)");
+	for (unsigned i = 0; i < mbi.nmods; i++)
+		log_info("module %u: %#llx-%#llx (%llu bytes) args '%s'", i, (unsigned long long)mbi.mods[i].start,
+			 (unsigned long long)mbi.mods[i].end, (unsigned long long)(mbi.mods[i].end - mbi.mods[i].start),
+			 mbi.mods[i].cmdline);
+	if (mbi.mods_dropped)
+		log_warn("%u more modules ignored: at most %u are supported", mbi.mods_dropped, MBI_MAX_MODULES);
+}
+
+/* The RSDP: the copy GRUB put in the boot information, else the BIOS
+ * areas (first KiB of the EBDA, then 0xE0000-0xFFFFF; ACPI 5.2.5.1). */
+static void acpi_setup(void)
+{
+	uint64_t rsdp = 0;
+	const char *how = "boot information";
+
+	if (mbi.rsdp && acpi_rsdp_valid(mbi.rsdp, mbi.rsdp_len))
+		rsdp = (uintptr_t)mbi.rsdp;
+	if (!rsdp) {
+		how = "BIOS area scan";
+		uint64_t ebda = (uint64_t)*(volatile uint16_t *)phys_to_virt(0x40e) << 4;
+		if (ebda >= 0x80000 && ebda < 0xa0000)
+			rsdp = acpi_scan_rsdp(ebda, 1024);
+		if (!rsdp)
+			rsdp = acpi_scan_rsdp(0xe0000, 0x20000);
+	}
+	if (!rsdp || !acpi_parse(rsdp, hv_mapped_top, &acpi)) {
+		log_warn("ACPI: no usable RSDP (%s): CPU count unknown, power-off by emulator ports only", how);
+		power_init(NULL);
+		return;
+	}
+	log_info("ACPI: RSDP at %#llx from the %s, revision %u, OEM '%s', %u tables%s", (unsigned long long)rsdp, how,
+		 acpi.revision, acpi.oem, acpi.tables, acpi.bad_tables ? " (some with bad checksums, ignored)" : "");
+	if (acpi.have_madt)
+		log_info("CPUs: %u enabled (%u disabled) in the MADT, local APIC at %#llx, %u IOAPIC(s)", acpi.ncpus,
+			 acpi.ncpus_disabled, (unsigned long long)acpi.lapic_base, acpi.nioapics);
+	else
+		log_warn("ACPI: no MADT: CPU count unknown");
+	for (unsigned i = 0; i < acpi.nioapics; i++)
+		log_info("IOAPIC %u: id %u at %#x, GSI base %u", i, acpi.ioapic[i].id, acpi.ioapic[i].addr,
+			 acpi.ioapic[i].gsi_base);
+	if (acpi.have_fadt)
+		log_info("ACPI: power-off %s (PM1a control %#llx, S5 type %u), reset register %s",
+			 acpi.have_s5 ? "by S5" : "unavailable (no \\_S5 in the DSDT)",
+			 (unsigned long long)acpi.pm1a_cnt.address, acpi.slp_typ_a,
+			 acpi.reset_supported ? "yes" : "no");
+	power_init(&acpi);
+}
+
+__attribute__((noreturn)) void hv_main(uint32_t magic, uint64_t mbi_addr);
+
+void hv_main(uint32_t magic, uint64_t mbi_addr)
+{
+	(void)magic; /* checked by boot/start.S */
+	enum mbi_status st = mbi_parse(phys_to_virt(mbi_addr), mbi_addr, &mbi);
+
+	/* Options first (quietly), so the console is where the user asked;
+	 * then again, reporting problems on that console. */
+	options_parse(mbi.cmdline, &options, NULL, NULL);
+	if (!console_init(options.console_port) && !console_init(COM1_PORT))
+		console_init(0);
+	console_set_level(options.loglevel);
+	gdt_init();
+	idt_init();
+
+	log_info("hv " HV_VERSION ": bare-metal Intel VT-x hypervisor, booted by %s",
+		 mbi.loader_name ? mbi.loader_name : "an unnamed multiboot2 loader");
+	if (st != MBI_OK)
+		log_warn("boot information at %#llx is malformed: %s; using what could be read",
+			 (unsigned long long)mbi_addr, mbi_status_text(st));
+	if (mbi.bad_tags)
+		log_warn("boot information: %u malformed tags ignored", mbi.bad_tags);
+	log_info("command line: '%s'", mbi.cmdline ? mbi.cmdline : "");
+	options_parse(mbi.cmdline, &options, report_option_problem, NULL);
+	log_info("options: console=%#x on_exit=%s", options.console_port, on_exit_name(options.on_exit));
+
+	report_cpu();
+	if (!phys_init(&mbi) || !paging_init(hv_phys.top)) {
+		power_init(NULL);
+		power_exit(options.on_exit);
+	}
+	acpi_setup();
+	report_memory();
+	report_modules();
+
+	enum vmx_verdict v = vmx_probe();
+	if (v != VMX_USABLE) {
+		log_err("%s", vmx_verdict_text(v));
+		power_exit(options.on_exit);
+	}
+	log_info("VMX usable: EPT and unrestricted guest present");
+
+	/* The VMX core (VMXON, guests) is the next step; until then there is
+	 * nothing to run. */
+	log_info("nothing to run: on_exit=%s", on_exit_name(options.on_exit));
+	power_exit(options.on_exit);
+}

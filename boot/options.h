@@ -1,0 +1,30 @@
+/*
+ * Hypervisor options, from the multiboot2 command line (see README,
+ * "Hypervisor options"). An unknown option or a bad value is reported
+ * and otherwise ignored: the boot goes on with the default.
+ */
+#ifndef BOOT_OPTIONS_H
+#define BOOT_OPTIONS_H
+
+#include <stdint.h>
+
+#include "drivers/console.h"
+
+enum on_exit { ON_EXIT_POWEROFF, ON_EXIT_HALT, ON_EXIT_REBOOT };
+
+struct hv_options {
+	uint16_t console_port; /* 0: no console */
+	enum on_exit on_exit;
+	enum log_level loglevel;
+};
+
+/* Called once per problem with a one-line message (no prefix). */
+typedef void (*options_diag_fn)(void *ctx, const char *msg);
+
+/* Defaults, then every word of CMDLINE (may be NULL). Returns the number of
+ * problems reported through DIAG (which may be NULL). */
+int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn diag, void *ctx);
+
+const char *on_exit_name(enum on_exit e);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * ACPI: what the hypervisor needs from the firmware's tables. The RSDP
+ * (from the multiboot2 tag, else the legacy BIOS scan), the MADT for the
+ * CPUs, IOAPICs and the local APIC base, and the FADT (with the DSDT's
+ * \_S5 object) for power-off and reset. ACPI 6.4, chapter 5.
+ *
+ * Tables are read through their physical addresses (all RAM is
+ * identity-mapped); every address and length is checked against
+ * LIMIT before it is read, and every table's checksum is verified.
+ */
+#ifndef DRIVERS_ACPI_H
+#define DRIVERS_ACPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ACPI_MAX_CPUS 256
+#define ACPI_MAX_IOAPICS 8
+
+/* Generic Address Structure (ACPI 5.2.3.2). */
+struct acpi_gas {
+	uint8_t space; /* 0 system memory, 1 system IO */
+	uint8_t bit_width, bit_offset, access_size;
+	uint64_t address;
+};
+#define ACPI_SPACE_MEMORY 0
+#define ACPI_SPACE_IO 1
+
+struct acpi_info {
+	uint64_t rsdp_addr;
+	unsigned revision;
+	char oem[7];
+	unsigned tables, bad_tables;
+
+	bool have_madt;
+	uint64_t lapic_base;
+	unsigned ncpus, ncpus_disabled;
+	uint32_t apic_id[ACPI_MAX_CPUS];
+	unsigned nioapics;
+	struct {
+		uint32_t id, addr, gsi_base;
+	} ioapic[ACPI_MAX_IOAPICS];
+
+	bool have_fadt;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable;
+	struct acpi_gas pm1a_cnt, pm1b_cnt;
+	bool reset_supported;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+
+	bool have_s5;
+	uint8_t slp_typ_a, slp_typ_b;
+};
+
+bool acpi_checksum_ok(const void *p, size_t len);
+
+/* Is there a valid RSDP (signature, checksums, length) at P, with AVAIL
+ * bytes readable? */
+bool acpi_rsdp_valid(const void *p, size_t avail);
+
+/* Scan [base, base+len) on 16-byte boundaries for a valid RSDP (ACPI
+ * 5.2.5.1); 0 if none. */
+uint64_t acpi_scan_rsdp(uint64_t base, uint64_t len);
+
+/* Read the tables reachable from the RSDP at RSDP_ADDR; nothing at or above
+ * LIMIT is read. False when the RSDP or its root table is unusable. */
+bool acpi_parse(uint64_t rsdp_addr, uint64_t limit, struct acpi_info *out);
+
+/* Decode the SLP_TYPa/b values of \_S5 from AML bytes (the DSDT). */
+bool acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typ_a, uint8_t *typ_b);
+
+#endif

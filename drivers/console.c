@@ -1,0 +1,58 @@
+#include "drivers/console.h"
+
+#include <stdarg.h>
+
+#include "drivers/format.h"
+#include "drivers/uart.h"
+
+static uint16_t console_port;
+static enum log_level console_level = LOG_INFO;
+
+bool console_init(uint16_t port)
+{
+	console_port = 0;
+	if (port && !uart_init(port))
+		return false;
+	console_port = port;
+	return true;
+}
+
+void console_set_level(enum log_level level)
+{
+	console_level = level;
+}
+
+void console_write(const char *s, unsigned long len)
+{
+	if (!console_port)
+		return;
+	for (unsigned long i = 0; i < len; i++) {
+		if (s[i] == '\n')
+			uart_putc(console_port, '\r');
+		uart_putc(console_port, s[i]);
+	}
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const tag[] = {
+		[LOG_ERROR] = "error: ",
+		[LOG_WARN] = "warning: ",
+		[LOG_INFO] = "",
+		[LOG_DEBUG] = "debug: ",
+	};
+	char line[512];
+	va_list ap;
+
+	if (level > console_level)
+		return;
+	/* One CPU for now; the SMP issue makes this the current CPU's id. */
+	int len = fmt_snprintf(line, sizeof(line), "[cpu%u] %s", 0u, tag[level]);
+	va_start(ap, fmt);
+	len += fmt_vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+	va_end(ap);
+	if (len > (int)sizeof(line) - 2)
+		len = sizeof(line) - 2; /* truncated: keep the newline */
+	line[len++] = '\n';
+	console_write(line, len);
+}

@@ -1,0 +1,28 @@
+/*
+ * The hypervisor console: leveled log lines on the serial port.
+ *
+ * Every line is "[cpuN] " followed by the message; warnings and errors
+ * carry "warning: " / "error: " after the prefix. A line is formatted
+ * whole before it is sent, so lines never interleave.
+ */
+#ifndef DRIVERS_CONSOLE_H
+#define DRIVERS_CONSOLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Start output on PORT (0: none). Returns false if no UART answers. */
+bool console_init(uint16_t port);
+void console_set_level(enum log_level level);
+void console_write(const char *s, unsigned long len);
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

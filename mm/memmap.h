@@ -1,0 +1,32 @@
+/* Physical address ranges and the arithmetic that turns a firmware memory
+ * map into the RAM the hypervisor may allocate. */
+#ifndef MM_MEMMAP_H
+#define MM_MEMMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAGE_SIZE 4096ull
+#define PAGE_SHIFT 12
+
+struct mem_range {
+	uint64_t base, end; /* [base, end) */
+};
+
+static inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+static inline uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
+
+/*
+ * USABLE (any order, may overlap, may be empty or unaligned) minus RESERVED
+ * (same), shrunk to whole pages, sorted and merged, into OUT. Returns how
+ * many ranges were written (at most MAX). When the result needs more than
+ * MAX ranges, the ranges that do not fit are dropped: less RAM, never
+ * RAM that is not.
+ */
+size_t memmap_usable(const struct mem_range *usable, size_t n, const struct mem_range *reserved, size_t m,
+		     struct mem_range *out, size_t max);
+
+/* Sum of the lengths of N ranges. */
+uint64_t memmap_total(const struct mem_range *r, size_t n);
+
+#endif

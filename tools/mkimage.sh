@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# mkimage.sh - build a BIOS+UEFI bootable GRUB ISO for the hypervisor kernel.
+#
+# The ISO holds the kernel as /boot/hv.elf, the modules as /boot/mods/N-NAME
+# and a grub.cfg with a single menu entry (timeout=0):
+#     multiboot2 /boot/hv.elf OPTIONS
+#     module2 /boot/mods/1-NAME ARGS     (one line per -m, in order)
+set -euo pipefail
+
+prog=${0##*/}
+
+usage() {
+    cat <<EOF
+Usage: $prog -o OUT.iso [-k KERNEL.elf] [-c 'HYPERVISOR OPTIONS'] [-m 'FILE ARGS']...
+
+Build a bootable BIOS (i386-pc) + UEFI (x86_64-efi) ISO with grub-mkrescue.
+
+  -o OUT.iso     output image (required)
+  -k KERNEL.elf  multiboot2 kernel (default: <repo>/build/hv.elf)
+  -c OPTIONS     kernel command line: multiboot2 /boot/hv.elf OPTIONS
+  -m 'FILE ARGS' add FILE as a module: module2 /boot/mods/N-NAME ARGS, where
+                 N counts the -m options from 1 and NAME is FILE's basename
+                 (characters other than A-Z a-z 0-9 . _ + - become _).
+                 ARGS is the rest of the string after the first word (may be
+                 empty). Repeatable; modules are loaded in the given order.
+  -h             show this help
+
+Quoting: OPTIONS and ARGS are split into words at blanks and each word is
+single-quoted in grub.cfg, so '=', ',', ';', '\$', '#', '{', '|' etc. reach
+the kernel unchanged. GRUB joins the words with single spaces, so runs of
+blanks and leading/trailing blanks are not preserved. Not allowed (GRUB would
+add a backslash before them on the way to the kernel): single quote ('),
+double quote ("), backslash (\\), and control characters such as newline.
+FILE may not contain blanks (the first word of -m is the file).
+
+GRUB's console goes to COM1 (115200 8N1) and the screen. If GRUB cannot boot
+the kernel it prints "mkimage: GRUB failed to boot /boot/hv.elf" and powers
+the machine off (GRUB 'halt') instead of waiting at a prompt.
+
+Exit status: 0 success, 2 usage error / missing input / missing tool,
+1 grub-mkrescue failure (its log is shown on stderr).
+EOF
+}
+
+die() { echo "$prog: $*" >&2; exit 2; }
+
+# Print WORDS (already split) as single-quoted GRUB words separated by spaces.
+# $1 is a description used in error messages.
+grub_words() {
+    local what=$1 w out=""
+    shift
+    for w in "$@"; do
+        case $w in
+            *[\'\"\\]*) die "$what: word '$w' contains a quote or backslash (not passable through GRUB)" ;;
+            *[[:cntrl:]]*) die "$what: word contains a control character" ;;
+        esac
+        out+=" '$w'"
+    done
+    printf '%s' "$out"
+}
+
+out="" kernel="" cmdline=""
+mods=()
+
+while getopts ":o:k:c:m:h" opt; do
+    case $opt in
+        o) out=$OPTARG ;;
+        k) kernel=$OPTARG ;;
+        c) cmdline=$OPTARG ;;
+        m) mods+=("$OPTARG") ;;
+        h) usage; exit 0 ;;
+        :) die "option -$OPTARG needs an argument (try -h)" ;;
+        *) die "unknown option -$OPTARG (try -h)" ;;
+    esac
+done
+shift $((OPTIND - 1))
+[[ $# -eq 0 ]] || die "unexpected argument '$1' (try -h)"
+
+[[ -n $out ]] || die "missing -o OUT.iso (try -h)"
+outdir=$(dirname -- "$out")
+[[ -d $outdir ]] || die "output directory does not exist: $outdir"
+
+if [[ -z $kernel ]]; then
+    repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+    kernel=$repo/build/hv.elf
+fi
+[[ -f $kernel ]] || die "kernel not found: $kernel"
+
+command -v grub-mkrescue >/dev/null || die "grub-mkrescue not found (apt-get install grub-common)"
+command -v xorriso >/dev/null       || die "xorriso not found (apt-get install xorriso)"
+command -v mformat >/dev/null       || die "mformat not found (apt-get install mtools)"
+# grub-mkrescue silently builds a BIOS-only or UEFI-only ISO when one of the
+# platform directories is missing: insist on both.
+[[ -d /usr/lib/grub/i386-pc ]]    || die "/usr/lib/grub/i386-pc missing (apt-get install grub-pc-bin)"
+[[ -d /usr/lib/grub/x86_64-efi ]] || die "/usr/lib/grub/x86_64-efi missing (apt-get install grub-efi-amd64-bin)"
+
+# Words of the kernel command line (read -a splits at blanks, no globbing).
+[[ $cmdline != *$'\n'* ]] || die "-c: newline not allowed"
+read -r -a cmd_words <<<"$cmdline" || true
+kernel_line="multiboot2 /boot/hv.elf$(grub_words "-c" "${cmd_words[@]+"${cmd_words[@]}"}")"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mkimage.XXXXXX")
+trap 'rm -rf -- "$tmp"' EXIT
+root=$tmp/iso
+mkdir -p "$root/boot/grub" "$root/boot/mods"
+cp -- "$kernel" "$root/boot/hv.elf"
+
+module_lines=""
+n=0
+for m in "${mods[@]+"${mods[@]}"}"; do
+    n=$((n + 1))
+    [[ $m != *$'\n'* ]] || die "-m: newline not allowed"
+    read -r -a words <<<"$m" || true
+    [[ ${#words[@]} -gt 0 ]] || die "-m: empty module specification"
+    file=${words[0]}
+    [[ -f $file ]] || die "module file not found: $file"
+    base=$(basename -- "$file")
+    name=$n-${base//[^A-Za-z0-9._+-]/_}
+    cp -- "$file" "$root/boot/mods/$name"
+    module_lines+="    module2 /boot/mods/$name$(grub_words "-m $file" "${words[@]:1}")"$'\n'
+done
+
+cat >"$root/boot/grub/grub.cfg" <<EOF
+# Generated by tools/mkimage.sh
+serial --unit=0 --speed=115200 --word=8 --parity=no --stop=1
+terminal_input serial console
+terminal_output serial console
+set timeout_style=hidden
+set timeout=0
+set default=0
+
+menuentry 'hv' {
+    $kernel_line
+$module_lines    boot
+    # Only reached if loading or booting failed: do not wait for a key press.
+    echo 'mkimage: GRUB failed to boot /boot/hv.elf'
+    halt
+}
+EOF
+
+# grub-mkrescue is chatty (xorriso banner and progress on stderr): keep it in
+# a log and show the log only on failure. No fonts/locales/themes: smaller
+# ISO, we use a serial/text console anyway.
+if ! grub-mkrescue --fonts= --locales= --themes= -o "$tmp/out.iso" "$root" >"$tmp/mkrescue.log" 2>&1; then
+    cat "$tmp/mkrescue.log" >&2
+    echo "$prog: grub-mkrescue failed" >&2
+    exit 1
+fi
+mv -f -- "$tmp/out.iso" "$out"

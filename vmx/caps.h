@@ -1,0 +1,80 @@
+/*
+ * VMX capabilities, read once at boot into one struct (SDM vol. 3D,
+ * appendix A "VMX capability reporting facility"), with one-line
+ * predicates. The decoding and the verdict on whether the hypervisor can
+ * run are pure logic, unit tested on the host with synthetic MSR values.
+ */
+#ifndef VMX_CAPS_H
+#define VMX_CAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* IA32_VMX_BASIC (A.1). */
+#define VMX_BASIC_REVISION(b) ((uint32_t)((b) & 0x7fffffff))
+#define VMX_BASIC_REGION_SIZE(b) ((uint32_t)(((b) >> 32) & 0x1fff))
+#define VMX_BASIC_MEMTYPE(b) ((unsigned)(((b) >> 50) & 0xf))
+#define VMX_BASIC_INOUT (1ull << 54)
+#define VMX_BASIC_TRUE_CTLS (1ull << 55)
+
+/* Control bits the boot report and the verdict look at (SDM vol. 3C,
+ * 25.6). The full sets come with the VMCS code. */
+#define PIN_PREEMPTION_TIMER (1u << 6)
+#define PROC_ACTIVATE_SECONDARY (1u << 31)
+#define PROC2_EPT (1u << 1)
+#define PROC2_VPID (1u << 5)
+#define PROC2_UNRESTRICTED_GUEST (1u << 7)
+
+/* IA32_VMX_EPT_VPID_CAP (A.10). */
+#define EPT_CAP_WALK4 (1ull << 6)
+#define EPT_CAP_WB (1ull << 14)
+#define EPT_CAP_2M (1ull << 16)
+#define EPT_CAP_1G (1ull << 17)
+#define EPT_CAP_INVEPT (1ull << 20)
+#define EPT_CAP_AD (1ull << 21)
+#define EPT_CAP_INVEPT_SINGLE (1ull << 25)
+#define EPT_CAP_INVEPT_ALL (1ull << 26)
+#define VPID_CAP_INVVPID (1ull << 32)
+
+struct vmx_caps {
+	bool vmx;		  /* CPUID.1:ECX.VMX[5] */
+	uint64_t feature_control; /* IA32_FEATURE_CONTROL as it stands */
+	uint64_t basic, misc;
+	/* Control capability MSRs: the TRUE_ ones when basic bit 55 is set.
+	 * Low 32 bits: allowed 0-settings; high: allowed 1-settings. */
+	uint64_t pin, proc, proc2, exit, entry;
+	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	uint64_t ept_vpid, vmfunc;
+};
+
+/* May the control with bit BIT in capability MSR CAP be 1? */
+static inline bool ctl_allowed1(uint64_t cap, uint32_t bit) { return (cap >> 32) & bit; }
+
+static inline bool cpu_has_true_ctls(const struct vmx_caps *c) { return c->basic & VMX_BASIC_TRUE_CTLS; }
+static inline bool cpu_has_secondary(const struct vmx_caps *c) { return ctl_allowed1(c->proc, PROC_ACTIVATE_SECONDARY); }
+static inline bool cpu_has_ept(const struct vmx_caps *c) { return cpu_has_secondary(c) && ctl_allowed1(c->proc2, PROC2_EPT); }
+static inline bool cpu_has_vpid(const struct vmx_caps *c) { return cpu_has_secondary(c) && ctl_allowed1(c->proc2, PROC2_VPID); }
+static inline bool cpu_has_unrestricted_guest(const struct vmx_caps *c) { return cpu_has_secondary(c) && ctl_allowed1(c->proc2, PROC2_UNRESTRICTED_GUEST); }
+static inline bool cpu_has_preemption_timer(const struct vmx_caps *c) { return ctl_allowed1(c->pin, PIN_PREEMPTION_TIMER); }
+static inline bool cpu_has_ept_2m(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_2M); }
+static inline bool cpu_has_ept_1g(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_1G); }
+static inline bool cpu_has_ept_ad(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_AD); }
+/* Preemption timer ticks once every 2^rate TSC ticks (A.6). */
+static inline unsigned vmx_preemption_timer_rate(const struct vmx_caps *c) { return c->misc & 0x1f; }
+
+enum vmx_verdict {
+	VMX_USABLE,
+	VMX_ABSENT,		 /* CPUID says no VMX */
+	VMX_DISABLED_BY_FIRMWARE, /* FEATURE_CONTROL locked with VMX off */
+	VMX_NO_EPT,
+	VMX_NO_EPT_WALK,	 /* EPT without a 4-level walk or write-back tables */
+	VMX_NO_UNRESTRICTED_GUEST,
+};
+
+/* Can the hypervisor run on a CPU with these capabilities? */
+enum vmx_verdict vmx_verdict(const struct vmx_caps *c);
+
+/* One line for the user: what is missing and what to do about it. */
+const char *vmx_verdict_text(enum vmx_verdict v);
+
+#endif
