@@ -32,11 +32,12 @@ KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 HOST_SRCS := boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
 	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
-	   -fsanitize=address,undefined -fno-omit-frame-pointer -MMD -MP
+	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
 
 .PHONY: all run test unit deps clean
+.SECONDARY:
 all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 
 deps:
