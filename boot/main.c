@@ -17,9 +17,12 @@
 #include "drivers/uart.h"
 #include "mm/paging.h"
 #include "mm/phys.h"
+#include "vmx/cpuid.h"
+#include "vmx/vm.h"
 #include "vmx/vmx.h"
 
 #define HV_VERSION "0.1"
+#define SELFTEST_FAULT_ADDR 0x7ffffffff000ull
 
 static struct hv_options options;
 static struct mbi mbi;
@@ -110,6 +113,15 @@ static void acpi_setup(void)
 	power_init(&acpi);
 }
 
+/* Mask both 8259 PICs: the firmware may leave the timer interrupt on, and
+ * the hypervisor takes no interrupts of its own (guests' external
+ * interrupts would otherwise exit forever). */
+static void pic_mask_all(void)
+{
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+}
+
 __attribute__((noreturn)) void hv_main(uint32_t magic, uint64_t mbi_addr);
 
 void hv_main(uint32_t magic, uint64_t mbi_addr)
@@ -135,7 +147,8 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 		log_warn("boot information: %u malformed tags ignored", mbi.bad_tags);
 	log_info("command line: '%s'", mbi.cmdline ? mbi.cmdline : "");
 	options_parse(mbi.cmdline, &options, report_option_problem, NULL);
-	log_info("options: console=%#x on_exit=%s", options.console_port, on_exit_name(options.on_exit));
+	log_info("options: console=%#x on_exit=%s ept=%s", options.console_port, on_exit_name(options.on_exit),
+		 options.ept == EPT_LAZY ? "lazy" : "eager");
 
 	report_cpu();
 	if (!phys_init(&mbi) || !paging_init(hv_phys.top)) {
@@ -146,15 +159,26 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	report_memory();
 	report_modules();
 
+	if (options.selftest_fault) {
+		/* Show the exception report: read an address the host page
+		 * tables do not map (canonical, just below the top of the
+		 * lower half). */
+		log_info("selftest=fault: reading unmapped address %#llx", (unsigned long long)SELFTEST_FAULT_ADDR);
+		(void)*(volatile uint64_t *)SELFTEST_FAULT_ADDR;
+	}
+
 	enum vmx_verdict v = vmx_probe();
 	if (v != VMX_USABLE) {
 		log_err("%s", vmx_verdict_text(v));
 		power_exit(options.on_exit);
 	}
 	log_info("VMX usable: EPT and unrestricted guest present");
+	if (!vmx_configure() || !vmx_on())
+		power_exit(options.on_exit);
+	cpuid_policy_init();
+	pic_mask_all();
 
-	/* The VMX core (VMXON, guests) is the next step; until then there is
-	 * nothing to run. */
-	log_info("nothing to run: on_exit=%s", on_exit_name(options.on_exit));
+	vms_run(&mbi, options.ept);
+	log_info("nothing left to run: on_exit=%s", on_exit_name(options.on_exit));
 	power_exit(options.on_exit);
 }

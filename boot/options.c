@@ -68,6 +68,25 @@ static bool parse_loglevel(const struct arg *a, struct hv_options *o)
 	return true;
 }
 
+static bool parse_ept(const struct arg *a, struct hv_options *o)
+{
+	if (arg_value_is(a, "eager"))
+		o->ept = EPT_EAGER;
+	else if (arg_value_is(a, "lazy"))
+		o->ept = EPT_LAZY;
+	else
+		return false;
+	return true;
+}
+
+static bool parse_selftest(const struct arg *a, struct hv_options *o)
+{
+	if (!arg_value_is(a, "fault"))
+		return false;
+	o->selftest_fault = true;
+	return true;
+}
+
 static const struct option_desc {
 	const char *name;
 	const char *values; /* for the error message */
@@ -76,6 +95,8 @@ static const struct option_desc {
 	{ "console", "com1, com2, none or an IO port like 0x3f8", parse_console },
 	{ "on_exit", "poweroff, halt or reboot", parse_on_exit },
 	{ "loglevel", "error, warn, info or debug", parse_loglevel },
+	{ "ept", "eager or lazy", parse_ept },
+	{ "selftest", "fault", parse_selftest },
 };
 
 int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn diag, void *ctx)
@@ -84,6 +105,7 @@ int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn dia
 		.console_port = COM1_PORT,
 		.on_exit = ON_EXIT_POWEROFF,
 		.loglevel = LOG_INFO,
+		.ept = EPT_EAGER,
 	};
 	struct arg a;
 	char msg[200];

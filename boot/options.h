@@ -6,9 +6,11 @@
 #ifndef BOOT_OPTIONS_H
 #define BOOT_OPTIONS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "drivers/console.h"
+#include "vmx/vmconfig.h"
 
 enum on_exit { ON_EXIT_POWEROFF, ON_EXIT_HALT, ON_EXIT_REBOOT };
 
@@ -16,6 +18,8 @@ struct hv_options {
 	uint16_t console_port; /* 0: no console */
 	enum on_exit on_exit;
 	enum log_level loglevel;
+	enum ept_policy ept; /* default for VMs without an ept= key */
+	bool selftest_fault; /* selftest=fault: take a page fault on purpose after the report */
 };
 
 /* Called once per problem with a one-line message (no prefix). */

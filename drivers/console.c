@@ -33,6 +33,12 @@ void console_write(const char *s, unsigned long len)
 	}
 }
 
+void console_flush(void)
+{
+	if (console_port)
+		uart_drain(console_port);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const tag[] = {

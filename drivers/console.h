@@ -17,6 +17,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 bool console_init(uint16_t port);
 void console_set_level(enum log_level level);
 void console_write(const char *s, unsigned long len);
+/* Wait until the last line has left the UART (before power-off). */
+void console_flush(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

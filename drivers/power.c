@@ -59,6 +59,7 @@ static void acpi_s5(void)
 void power_off(void)
 {
 	log_info("powering off");
+	console_flush();
 	acpi_s5();
 	/* Fallbacks for emulators whose ACPI power-off did not take: Bochs'
 	 * shutdown port, QEMU's isa-debug-exit (if configured). */
@@ -72,6 +73,7 @@ void power_off(void)
 void power_reboot(void)
 {
 	log_info("rebooting");
+	console_flush();
 	/* ACPI reset register (ACPI 4.8.3.6), then the PCI reset control
 	 * register 0xCF9 (full reset), then the keyboard controller's pulse
 	 * of the reset line, then a triple fault. */
@@ -106,5 +108,6 @@ void power_exit(enum on_exit how)
 		break;
 	}
 	log_info("halted (on_exit=halt)");
+	console_flush();
 	cpu_halt_forever();
 }

@@ -19,6 +19,7 @@ enum {
 #define FCR_ENABLE_CLEAR 0x07 /* enable FIFOs, clear RX and TX */
 #define MCR_DTR_RTS_OUT2 0x0b
 #define LSR_THRE 0x20
+#define LSR_TEMT 0x40
 #define UART_CLOCK_DIVISOR 1 /* 1.8432 MHz / 16 / 1 = 115200 baud */
 
 bool uart_init(uint16_t port)
@@ -49,4 +50,13 @@ void uart_putc(uint16_t port, char c)
 		cpu_relax();
 	}
 	outb(port + UART_THR, (uint8_t)c);
+}
+
+void uart_drain(uint16_t port)
+{
+	for (unsigned spins = 0; spins < 1000000; spins++) {
+		if (inb(port + UART_LSR) & LSR_TEMT)
+			return;
+		cpu_relax();
+	}
 }

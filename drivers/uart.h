@@ -11,5 +11,7 @@
 /* Program PORT for 115200 8N1 with FIFOs; false when no UART answers there. */
 bool uart_init(uint16_t port);
 void uart_putc(uint16_t port, char c);
+/* Wait (bounded) until every byte written has left the transmitter. */
+void uart_drain(uint16_t port);
 
 #endif

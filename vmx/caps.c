@@ -42,3 +42,12 @@ const char *vmx_verdict_text(enum vmx_verdict v)
 	}
 	return "?";
 }
+
+bool vmx_adjust_controls(uint64_t cap, uint32_t required, uint32_t optional, uint32_t *out, uint32_t *missing)
+{
+	uint32_t must_be_1 = (uint32_t)cap, may_be_1 = (uint32_t)(cap >> 32);
+
+	*missing = required & ~may_be_1;
+	*out = ((required | optional) & may_be_1) | must_be_1;
+	return *missing == 0;
+}

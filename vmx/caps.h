@@ -62,6 +62,21 @@ static inline bool cpu_has_ept_ad(const struct vmx_caps *c) { return cpu_has_ept
 /* Preemption timer ticks once every 2^rate TSC ticks (A.6). */
 static inline unsigned vmx_preemption_timer_rate(const struct vmx_caps *c) { return c->misc & 0x1f; }
 
+/*
+ * A control word from capability MSR CAP (A.3-A.5): the bits the CPU
+ * forces to 1 (allowed-0 settings), every REQUIRED bit, and each OPTIONAL
+ * bit the CPU allows. Returns false with *MISSING = the required bits it
+ * does not allow (the word is still computed without them).
+ */
+bool vmx_adjust_controls(uint64_t cap, uint32_t required, uint32_t optional, uint32_t *out, uint32_t *missing);
+
+/* VALUE with the CR0/CR4 bits that VMX operation fixes (A.7, A.8): bits set
+ * in FIXED0 forced on, bits clear in FIXED1 forced off. */
+static inline uint64_t vmx_fixed_bits(uint64_t value, uint64_t fixed0, uint64_t fixed1)
+{
+	return (value | fixed0) & fixed1;
+}
+
 enum vmx_verdict {
 	VMX_USABLE,
 	VMX_ABSENT,		 /* CPUID says no VMX */

@@ -2,9 +2,14 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
+#include "arch-x86/string.h"
+#include "arch-x86/vmx_ops.h"
 #include "drivers/console.h"
+#include "mm/phys.h"
+#include "vmx/vmcs.h"
 
 struct vmx_caps hv_vmx_caps;
+struct vmx_config hv_vmx;
 
 static const char *yn(bool b)
 {
@@ -84,4 +89,112 @@ enum vmx_verdict vmx_probe(void)
 		  (unsigned long long)c->proc2, (unsigned long long)c->exit, (unsigned long long)c->entry,
 		  (unsigned long long)c->misc, (unsigned long long)c->ept_vpid);
 	return vmx_verdict(c);
+}
+
+/* Names of the controls the hypervisor requires, for the error line. */
+static const struct {
+	const char *word;
+	uint32_t bit;
+	const char *name;
+} control_names[] = {
+	{ "pin-based", PIN_EXTERNAL_INTERRUPT_EXITING, "external-interrupt exiting" },
+	{ "pin-based", PIN_NMI_EXITING, "NMI exiting" },
+	{ "primary", PROC_HLT_EXITING, "HLT exiting" },
+	{ "primary", PROC_USE_IO_BITMAPS, "use I/O bitmaps" },
+	{ "primary", PROC_USE_MSR_BITMAPS, "use MSR bitmaps" },
+	{ "primary", PROC_ACTIVATE_SECONDARY, "activate secondary controls" },
+	{ "secondary", PROC2_EPT, "enable EPT" },
+	{ "secondary", PROC2_UNRESTRICTED_GUEST, "unrestricted guest" },
+	{ "exit", EXIT_HOST_ADDRESS_SPACE_SIZE, "host address-space size" },
+	{ "exit", EXIT_SAVE_IA32_EFER, "save IA32_EFER" },
+	{ "exit", EXIT_LOAD_IA32_EFER, "load IA32_EFER" },
+	{ "exit", EXIT_SAVE_IA32_PAT, "save IA32_PAT" },
+	{ "exit", EXIT_LOAD_IA32_PAT, "load IA32_PAT" },
+	{ "entry", ENTRY_LOAD_IA32_EFER, "load IA32_EFER" },
+	{ "entry", ENTRY_LOAD_IA32_PAT, "load IA32_PAT" },
+};
+
+static bool adjust(const char *word, uint64_t cap, uint32_t required, uint32_t optional, uint32_t *out)
+{
+	uint32_t missing;
+
+	if (vmx_adjust_controls(cap, required, optional, out, &missing))
+		return true;
+	for (unsigned i = 0; i < sizeof(control_names) / sizeof(control_names[0]); i++)
+		if (!strcmp(control_names[i].word, word) && (missing & control_names[i].bit))
+			log_err("VMX feature missing: required %s VM-execution control '%s' (bit %u) cannot be set",
+				word, control_names[i].name, __builtin_ctz(control_names[i].bit));
+	return false;
+}
+
+bool vmx_configure(void)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	struct vmx_config *x = &hv_vmx;
+	bool ok = true;
+
+	ok &= adjust("pin-based", c->pin, PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING,
+		     PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER, &x->pin);
+	/* CR3 load/store exiting are default-1 in the non-TRUE MSR; with
+	 * the TRUE MSRs (basic bit 55) they can be cleared, and the exit
+	 * handler copes with them either way. */
+	ok &= adjust("primary", c->proc,
+		     PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_ACTIVATE_SECONDARY,
+		     PROC_USE_TSC_OFFSETTING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING, &x->proc);
+	ok &= adjust("secondary", c->proc2, PROC2_EPT | PROC2_UNRESTRICTED_GUEST,
+		     PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES | PROC2_WBINVD_EXITING, &x->proc2);
+	ok &= adjust("exit", c->exit,
+		     EXIT_HOST_ADDRESS_SPACE_SIZE | EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER | EXIT_SAVE_IA32_PAT |
+			     EXIT_LOAD_IA32_PAT,
+		     EXIT_ACK_INTERRUPT_ON_EXIT | EXIT_SAVE_PREEMPTION_TIMER, &x->exit);
+	ok &= adjust("entry", c->entry, ENTRY_LOAD_IA32_EFER | ENTRY_LOAD_IA32_PAT, 0, &x->entry);
+	if (!ok)
+		return false;
+
+	/* The preemption timer is only useful if its value survives exits. */
+	x->preemption_timer = (x->pin & PIN_PREEMPTION_TIMER) && (x->exit & EXIT_SAVE_PREEMPTION_TIMER);
+	if (!x->preemption_timer) {
+		x->pin &= ~PIN_PREEMPTION_TIMER;
+		x->exit &= ~EXIT_SAVE_PREEMPTION_TIMER;
+	}
+	x->vpid = x->proc2 & PROC2_VPID;
+	x->wbinvd_exiting = x->proc2 & PROC2_WBINVD_EXITING;
+	x->ept_max_leaf = cpu_has_ept_1g(c) ? 3 : cpu_has_ept_2m(c) ? 2 : 1;
+	return true;
+}
+
+static uint64_t vmxon_region;
+
+bool vmx_on(void)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+
+	/* XSAVE on the host lets the hypervisor load each guest's XCR0
+	 * (CPUID.1:ECX.XSAVE[26]); the host itself never uses SSE/AVX. */
+	uint64_t cr4 = read_cr4();
+	if (cpuid(1, 0).ecx & (1u << 26)) {
+		cr4 |= CR4_OSXSAVE;
+		hv_vmx.xsave = true;
+	}
+	/* CR0 and CR4 must hold the bits VMX fixes (SDM vol. 3C, 24.8). */
+	write_cr0(vmx_fixed_bits(read_cr0(), c->cr0_fixed0, c->cr0_fixed1));
+	write_cr4(vmx_fixed_bits(cr4 | CR4_VMXE, c->cr4_fixed0, c->cr4_fixed1));
+
+	vmxon_region = phys_alloc_page();
+	if (!vmxon_region) {
+		log_err("out of memory for the VMXON region");
+		return false;
+	}
+	*(uint32_t *)phys_to_virt(vmxon_region) = VMX_BASIC_REVISION(c->basic);
+	enum vmx_result r = vmxon(vmxon_region);
+	if (r != VMX_OK) {
+		log_err("VMXON failed (%s): check IA32_FEATURE_CONTROL and the CR0/CR4 fixed bits",
+			r == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid: already in VMX operation");
+		return false;
+	}
+	log_info("VMX on: VMXON region at %#llx, EPT pages up to %s, VPID %s, preemption timer %s",
+		 (unsigned long long)vmxon_region,
+		 hv_vmx.ept_max_leaf == 3 ? "1 GiB" : hv_vmx.ept_max_leaf == 2 ? "2 MiB" : "4 KiB",
+		 hv_vmx.vpid ? "on" : "off", hv_vmx.preemption_timer ? "on" : "off");
+	return true;
 }

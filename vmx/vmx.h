@@ -6,6 +6,24 @@
 
 extern struct vmx_caps hv_vmx_caps;
 
+/* The control words every VMCS starts from, computed once at boot from
+ * the capability MSRs, and the features they turned on. */
+struct vmx_config {
+	uint32_t pin, proc, proc2, exit, entry;
+	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
+	bool vpid, preemption_timer, wbinvd_exiting;
+	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */
+};
+extern struct vmx_config hv_vmx;
+
+/* Compute hv_vmx; false (after naming each required control the CPU
+ * lacks) when a VMCS cannot be set up. */
+bool vmx_configure(void);
+
+/* Enter VMX root operation on this CPU (CR0/CR4 fixed bits, VMXON region
+ * with the revision id, VMXON). False after logging why. */
+bool vmx_on(void);
+
 /* Read CPUID and the IA32_VMX_* MSRs into hv_vmx_caps; if
  * IA32_FEATURE_CONTROL is unlocked, turn VMX on in it and lock it.
  * Prints the capability report and returns the verdict. */

@@ -1,0 +1,32 @@
+/*
+ * What guests see from CPUID: a table filled once at boot from the real
+ * CPUID, under the policy below, so a CPUID exit is a table lookup.
+ *   - leaf 1: ECX.VMX[5] clear (no nested VMX), ECX.hypervisor[31] set,
+ *     ECX.OSXSAVE[27] follows the guest's own CR4.OSXSAVE;
+ *   - leaf 0xA (performance monitoring): all zero, no PMU is virtualized;
+ *   - 0x40000000: highest hypervisor leaf and the signature "hvhypervisor";
+ *     0x40000001: EAX = the hypervisor's version;
+ *   - a basic leaf above the highest one answers like the highest one, as
+ *     Intel CPUs do; every other leaf as the CPU answers it.
+ */
+#ifndef VMX_CPUID_H
+#define VMX_CPUID_H
+
+#include <stdint.h>
+
+#define HV_CPUID_SIGNATURE "hvhypervisor"
+#define HV_CPUID_BASE 0x40000000u
+#define HV_CPUID_MAX 0x40000001u
+#define HV_VERSION_NUMBER 0x0001u /* 0.1 */
+
+struct cpuid_entry {
+	uint32_t eax, ebx, ecx, edx;
+};
+
+/* Fill the table from this CPU. */
+void cpuid_policy_init(void);
+
+/* The guest's answer for LEAF/SUBLEAF; GUEST_CR4 is read only for leaf 1. */
+struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf);
+
+#endif

@@ -1,0 +1,416 @@
+/*
+ * Exit handlers. Each is called with the exit already counted; it either
+ * lets the guest go on (advancing RIP past the instruction, or injecting
+ * an exception) or ends the VM with vm_end(). Reasons the table does not
+ * name end the VM with cause=unhandled-exit: nothing is skipped silently.
+ *
+ * Instruction lengths: CPUID, VMCALL, RDMSR, WRMSR, HLT, INVD, WBINVD and
+ * XSETBV have one encoding, so RIP advances by that length and the hot
+ * path saves the VMREAD of VM_EXIT_INSTRUCTION_LEN (as Jailhouse does); a
+ * guest that adds redundant prefixes to them resumes inside the
+ * instruction, which affects only that guest.
+ */
+#include "vmx/exit.h"
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/msr.h"
+#include "arch-x86/string.h"
+#include "drivers/console.h"
+#include "vmx/cpuid.h"
+#include "vmx/decode.h"
+#include "vmx/devices.h"
+#include "vmx/ept.h"
+#include "vmx/guestmem.h"
+#include "vmx/msr.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define LEN_CPUID 2
+#define LEN_VMCALL 3
+#define LEN_RDMSR 2
+#define LEN_WRMSR 2
+#define LEN_HLT 1
+#define LEN_INVD 2
+#define LEN_WBINVD 2
+#define LEN_XSETBV 3
+
+/* Hypercalls (README, "Hypercall ABI"): VMCALL with the function in RAX. */
+enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2 };
+#define HC_PRINT_MAX 4096
+#define HC_ERROR (~0ull)
+
+static uint64_t rip(void)
+{
+	return vmcs_readnat(GUEST_RIP);
+}
+
+void end_ept_violation(struct vcpu *v, uint64_t gpa, const char *access)
+{
+	log_err("VM %s: ept-violation: %s of guest-physical %#llx (outside its RAM) at RIP %#llx", v->vm->cfg.name,
+		access, (unsigned long long)gpa, (unsigned long long)rip());
+	vm_end(v, CAUSE_EPT_VIOLATION, gpa);
+}
+
+static void handle_cpuid(struct vcpu *v)
+{
+	struct cpuid_entry e = cpuid_guest((uint32_t)v->regs.gpr[REG_RAX], (uint32_t)v->regs.gpr[REG_RCX]);
+	v->regs.gpr[REG_RAX] = e.eax;
+	v->regs.gpr[REG_RBX] = e.ebx;
+	v->regs.gpr[REG_RCX] = e.ecx;
+	v->regs.gpr[REG_RDX] = e.edx;
+	vcpu_skip(LEN_CPUID);
+}
+
+static void handle_hlt(struct vcpu *v)
+{
+	/* Nothing can interrupt an isolated VM yet, so a HLT never wakes:
+	 * the VM has stopped. With IF=1 it is said too, for whoever debugs
+	 * a guest that expected an interrupt. */
+	if (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF)
+		log_info("VM %s: HLT with interrupts enabled and no interrupt source: VM stopped", v->vm->cfg.name);
+	vm_end(v, CAUSE_HLT, 0);
+}
+
+static void handle_triple_fault(struct vcpu *v)
+{
+	char list[LAST_EXITS * 24] = "";
+	size_t n = 0;
+
+	/* The exits before this one, oldest first (the ring's newest entry
+	 * is the triple fault itself). */
+	uint64_t earlier = v->exits - 1 < LAST_EXITS - 1 ? v->exits - 1 : LAST_EXITS - 1;
+	for (uint64_t k = earlier; k >= 1; k--) {
+		const char *name = exit_reason_name(v->last_exit[(v->last_pos - 1 - k) % LAST_EXITS]);
+		size_t l = strlen(name);
+		memcpy(list + n, name, l);
+		n += l;
+		list[n++] = k > 1 ? ' ' : '\0';
+	}
+	log_err("VM %s: triple fault at RIP %#llx; exits before it: %s", v->vm->cfg.name, (unsigned long long)rip(),
+		n ? list : "(none)");
+	vm_end(v, CAUSE_TRIPLE_FAULT, 0);
+}
+
+static void hypercall_print(struct vcpu *v)
+{
+	uint64_t addr = v->regs.gpr[REG_RBX], len = v->regs.gpr[REG_RCX];
+	char buf[256];
+	struct gmem_fault f;
+
+	if (len > HC_PRINT_MAX) {
+		v->regs.gpr[REG_RAX] = HC_ERROR;
+		return;
+	}
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		if (guest_read(v, addr + done, buf, n, &f) != GMEM_OK) {
+			v->regs.gpr[REG_RAX] = HC_ERROR; /* a bad pointer is the caller's error, not a fault */
+			return;
+		}
+		/* one output line per newline-free run */
+		uint64_t start = 0;
+		for (uint64_t i = 0; i <= n; i++) {
+			if (i == n || buf[i] == '\n') {
+				if (i > start || (i < n && buf[i] == '\n'))
+					guest_output(v->vm, buf + start, (unsigned)(i - start));
+				start = i + 1;
+			}
+		}
+		done += n;
+	}
+	v->regs.gpr[REG_RAX] = 0;
+}
+
+static void handle_vmcall(struct vcpu *v)
+{
+	/* Hypercalls are for the guest kernel: CPL (SS.DPL) must be 0. */
+	if ((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3) {
+		vcpu_inject(v, VEC_UD, false, 0);
+		return;
+	}
+	switch (v->regs.gpr[REG_RAX]) {
+	case HC_PRINT:
+		hypercall_print(v);
+		break;
+	case HC_EXIT:
+		vm_end(v, CAUSE_HYPERCALL, v->regs.gpr[REG_RBX]);
+		return;
+	case HC_VERSION:
+		v->regs.gpr[REG_RAX] = HV_VERSION_NUMBER;
+		break;
+	default:
+		v->regs.gpr[REG_RAX] = HC_ERROR;
+		break;
+	}
+	vcpu_skip(LEN_VMCALL);
+}
+
+static void handle_rdmsr(struct vcpu *v)
+{
+	uint64_t value;
+	if (!msr_read(v, (uint32_t)v->regs.gpr[REG_RCX], &value)) {
+		vcpu_inject(v, VEC_GP, true, 0);
+		return;
+	}
+	v->regs.gpr[REG_RAX] = (uint32_t)value;
+	v->regs.gpr[REG_RDX] = value >> 32;
+	vcpu_skip(LEN_RDMSR);
+}
+
+static void handle_wrmsr(struct vcpu *v)
+{
+	uint64_t value = (uint32_t)v->regs.gpr[REG_RAX] | v->regs.gpr[REG_RDX] << 32;
+	if (!msr_write(v, (uint32_t)v->regs.gpr[REG_RCX], value)) {
+		vcpu_inject(v, VEC_GP, true, 0);
+		return;
+	}
+	vcpu_skip(LEN_WRMSR);
+}
+
+/* MOV to CR0: the write exited because it changes a bit the host owns
+ * (NE, or one CR0_FIXED1 forbids). Reserved bits and impossible
+ * combinations fault as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR). */
+static bool guest_write_cr0(struct vcpu *v, uint64_t val)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	uint64_t fixed0 = c->cr0_fixed0 & ~(CR0_PE | CR0_PG);
+	uint64_t old = vmcs_readnat(CR0_READ_SHADOW);
+
+	if (val >> 32 || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & (1ull << 29)) && !(val & (1ull << 30))))
+		return false; /* reserved, PG without PE, NW without CD */
+	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
+	if ((val & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME)) {
+		/* Paging on with LME: long mode becomes active (10.8.5). */
+		if (!(vmcs_readnat(GUEST_CR4) & CR4_PAE))
+			return false;
+		vmcs_write64(GUEST_IA32_EFER, efer | EFER_LMA);
+		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
+		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
+	} else if (!(val & CR0_PG) && (old & CR0_PG) && (efer & EFER_LMA)) {
+		vmcs_write64(GUEST_IA32_EFER, efer & ~EFER_LMA);
+		v->entry_controls &= ~ENTRY_IA32E_MODE_GUEST;
+		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
+	}
+	vmcs_writenat(GUEST_CR0, vmx_fixed_bits(val, fixed0, c->cr0_fixed1));
+	vmcs_writenat(CR0_READ_SHADOW, val);
+	return true;
+}
+
+/* MOV to CR4: VMXE reads 0 and cannot be set (VMX is hidden from guests,
+ * so setting it faults as on a CPU without VMX); bits the CPU does not
+ * have fault too. */
+static bool guest_write_cr4(struct vcpu *v, uint64_t val)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	(void)v;
+
+	if ((val & CR4_VMXE) || (val & ~c->cr4_fixed1) || val >> 32)
+		return false;
+	if (!(val & CR4_PAE) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA))
+		return false; /* leaving PAE in long mode */
+	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(val, c->cr4_fixed0, c->cr4_fixed1));
+	vmcs_writenat(CR4_READ_SHADOW, val);
+	return true;
+}
+
+static void handle_cr(struct vcpu *v)
+{
+	struct cr_qual q = decode_cr(vmcs_readnat(EXIT_QUALIFICATION));
+	bool ok = true;
+
+	if (q.type == CR_MOV_TO) {
+		uint64_t val = vcpu_gpr(v, q.gpr);
+		if (q.cr == 0)
+			ok = guest_write_cr0(v, val);
+		else if (q.cr == 4)
+			ok = guest_write_cr4(v, val);
+		else if (q.cr == 3) /* only when CR3-load exiting cannot be cleared */
+			vmcs_writenat(GUEST_CR3, val);
+		else
+			ok = false;
+	} else if (q.type == CR_MOV_FROM && q.cr == 3) {
+		vcpu_set_gpr(v, q.gpr, vmcs_readnat(GUEST_CR3));
+	} else if (q.type == CR_LMSW) {
+		/* LMSW sets PE/MP/EM/TS and cannot clear PE. */
+		uint64_t cr0 = vmcs_readnat(CR0_READ_SHADOW);
+		ok = guest_write_cr0(v, (cr0 & ~0xeull) | (q.lmsw_data & 0xf) | (cr0 & CR0_PE));
+	} else {
+		ok = false;
+	}
+	if (!ok) {
+		vcpu_inject(v, VEC_GP, true, 0);
+		return;
+	}
+	vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+}
+
+/* XSETBV (SDM vol. 2C): XCR0 only; x87 always on; AVX needs SSE; the
+ * AVX-512 bits together and with AVX; nothing the CPU lacks. */
+static void handle_xsetbv(struct vcpu *v)
+{
+	uint64_t val = (uint32_t)v->regs.gpr[REG_RAX] | v->regs.gpr[REG_RDX] << 32;
+	struct cpuid_regs r = cpuid(0xd, 0);
+	uint64_t supported = r.eax | (uint64_t)r.edx << 32;
+	bool ok = hv_vmx.xsave && (uint32_t)v->regs.gpr[REG_RCX] == 0 && (val & 1) && !(val & ~supported) &&
+		  (!(val & 4) || (val & 2)) && ((val & 0xe0) == 0 || ((val & 0xe0) == 0xe0 && (val & 4))) &&
+		  (((val >> 3) & 3) == 0 || ((val >> 3) & 3) == 3);
+	if ((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3)
+		ok = false; /* CPL > 0 */
+	if (!ok) {
+		vcpu_inject(v, VEC_GP, true, 0);
+		return;
+	}
+	__asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+	v->xcr0 = val;
+	vcpu_skip(LEN_XSETBV);
+}
+
+static void handle_invd(struct vcpu *v)
+{
+	/* Guest RAM is write-back host memory: dropping caches without
+	 * write-back would lose other data, so INVD acts as a no-op. */
+	(void)v;
+	vcpu_skip(LEN_INVD);
+}
+
+static void handle_wbinvd(struct vcpu *v)
+{
+	(void)v;
+	vcpu_skip(LEN_WBINVD);
+}
+
+/* Guests do not see VMX: its instructions fault as on a CPU without it. */
+static void handle_vmx_instruction(struct vcpu *v)
+{
+	vcpu_inject(v, VEC_UD, false, 0);
+}
+
+static void handle_rdpmc(struct vcpu *v)
+{
+	vcpu_inject(v, VEC_GP, true, 0); /* no performance counters are offered */
+}
+
+static void handle_ept_violation(struct vcpu *v)
+{
+	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
+	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
+
+	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa))
+		return; /* retry the access */
+	end_ept_violation(v, gpa, ept_access_name(&q));
+}
+
+static void handle_ept_misconfig(struct vcpu *v)
+{
+	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
+
+	log_err("VM %s: EPT misconfiguration at guest-physical %#llx (a hypervisor bug); entries:", v->vm->cfg.name,
+		(unsigned long long)gpa);
+	for (unsigned level = 4; level >= 1; level--) {
+		uint64_t *e = pt_walk(&v->vm->ept, gpa, level, false);
+		if (!e)
+			break;
+		log_err("  level %u: %#018llx", level, (unsigned long long)*e);
+		if (*e & PT_LARGE)
+			break;
+	}
+	vm_end(v, CAUSE_ERROR, gpa);
+}
+
+static void handle_exception_nmi(struct vcpu *v)
+{
+	uint32_t info = vmcs_read32(VM_EXIT_INTR_INFO);
+	if ((info & 0x700) == INTR_TYPE_NMI) {
+		log_warn("VM %s: NMI while the guest ran (no NMI source is expected)", v->vm->cfg.name);
+		return;
+	}
+	log_err("VM %s: unexpected exception exit, interruption info %#x at RIP %#llx", v->vm->cfg.name, info,
+		(unsigned long long)rip());
+	vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EXCEPTION_NMI);
+}
+
+static void handle_external_interrupt(struct vcpu *v)
+{
+	/* The hypervisor masks the PICs and routes nothing to itself; with
+	 * "acknowledge interrupt on exit" the vector is taken already. */
+	log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, vmcs_read32(VM_EXIT_INTR_INFO));
+}
+
+static void handle_preemption_timer(struct vcpu *v)
+{
+	(void)v;
+	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, 1u << 26 >> vmx_preemption_timer_rate(&hv_vmx_caps));
+}
+
+typedef void (*exit_handler)(struct vcpu *v);
+
+static const exit_handler exit_table[EXIT_REASON_MAX] = {
+	[EXIT_EXCEPTION_NMI] = handle_exception_nmi,
+	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
+	[EXIT_TRIPLE_FAULT] = handle_triple_fault,
+	[EXIT_CPUID] = handle_cpuid,
+	[EXIT_GETSEC] = handle_vmx_instruction,
+	[EXIT_HLT] = handle_hlt,
+	[EXIT_INVD] = handle_invd,
+	[EXIT_RDPMC] = handle_rdpmc,
+	[EXIT_VMCALL] = handle_vmcall,
+	[EXIT_VMCLEAR] = handle_vmx_instruction,
+	[EXIT_VMLAUNCH] = handle_vmx_instruction,
+	[EXIT_VMPTRLD] = handle_vmx_instruction,
+	[EXIT_VMPTRST] = handle_vmx_instruction,
+	[EXIT_VMREAD] = handle_vmx_instruction,
+	[EXIT_VMRESUME] = handle_vmx_instruction,
+	[EXIT_VMWRITE] = handle_vmx_instruction,
+	[EXIT_VMXOFF] = handle_vmx_instruction,
+	[EXIT_VMXON] = handle_vmx_instruction,
+	[EXIT_CR_ACCESS] = handle_cr,
+	[EXIT_IO] = handle_io,
+	[EXIT_RDMSR] = handle_rdmsr,
+	[EXIT_WRMSR] = handle_wrmsr,
+	[EXIT_MWAIT] = handle_vmx_instruction, /* MONITOR/MWAIT are hidden: #UD */
+	[EXIT_MONITOR] = handle_vmx_instruction,
+	[EXIT_EPT_VIOLATION] = handle_ept_violation,
+	[EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
+	[EXIT_INVEPT] = handle_vmx_instruction,
+	[EXIT_PREEMPTION_TIMER] = handle_preemption_timer,
+	[EXIT_INVVPID] = handle_vmx_instruction,
+	[EXIT_WBINVD] = handle_wbinvd,
+	[EXIT_XSETBV] = handle_xsetbv,
+	[EXIT_VMFUNC] = handle_vmx_instruction,
+};
+
+static void entry_failure(struct vcpu *v, uint32_t reason)
+{
+	unsigned basic = reason & 0xffff;
+	log_err("VM %s: VM entry failed: %s (exit reason %u), qualification %#llx", v->vm->cfg.name,
+		basic == EXIT_INVALID_GUEST_STATE ? "invalid guest state"
+		: basic == EXIT_MSR_LOADING	  ? "MSR loading"
+						  : "machine-check event",
+		basic, (unsigned long long)vmcs_readnat(EXIT_QUALIFICATION));
+	vmcs_dump();
+	vm_end(v, CAUSE_ENTRY_FAILURE, basic);
+}
+
+void handle_exit(struct vcpu *v, uint32_t reason)
+{
+	unsigned basic = reason & 0xffff;
+
+	v->exits++;
+	v->last_exit[v->last_pos++ % LAST_EXITS] = (uint16_t)basic;
+	if (reason & EXIT_REASON_ENTRY_FAILURE) {
+		entry_failure(v, reason);
+		return;
+	}
+	if (basic < EXIT_REASON_MAX) {
+		v->exit_count[basic]++;
+		if (exit_table[basic]) {
+			exit_table[basic](v);
+			return;
+		}
+	}
+	log_err("VM %s: unhandled exit: reason %u (%s), qualification %#llx, at RIP %#llx", v->vm->cfg.name, basic,
+		exit_reason_name(basic), (unsigned long long)vmcs_readnat(EXIT_QUALIFICATION),
+		(unsigned long long)rip());
+	vm_end(v, CAUSE_UNHANDLED_EXIT, basic);
+}

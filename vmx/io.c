@@ -1,0 +1,138 @@
+/*
+ * The port-IO exit: IN/OUT of 1, 2 and 4 bytes, and INS/OUTS with and
+ * without REP in either direction, moving data through the guest's own
+ * segments and paging (SDM vol. 3C, 28.2.1 and 28.2.5; vol. 2B, INS/OUTS).
+ *
+ * A REP string instruction is done in batches that stay within one page;
+ * while RCX is not zero the guest re-executes it (RIP is not advanced), so
+ * a huge count costs the hypervisor one batch per exit, never a hang.
+ */
+#include "arch-x86/cpu.h"
+#include "arch-x86/msr.h"
+#include "vmx/decode.h"
+#include "vmx/devices.h"
+#include "vmx/exit.h"
+#include "vmx/guestmem.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+
+#define STRIO_BATCH_MAX 4096 /* elements per exit */
+#define RFLAGS_DF (1ull << 10)
+#define SEG_ES 0
+
+static const enum vmcs_field seg_base[6] = { GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE,
+					     GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE };
+
+static void io_simple(struct vcpu *v, struct io_qual q)
+{
+	uint64_t *rax = &v->regs.gpr[REG_RAX];
+	uint32_t val = (uint32_t)*rax;
+
+	port_access(v, q.port, q.size, q.in, &val);
+	if (q.in) {
+		if (q.size == 4)
+			*rax = val; /* a 32-bit result zero-extends into RAX */
+		else if (q.size == 2)
+			*rax = (*rax & ~0xffffull) | val;
+		else
+			*rax = (*rax & ~0xffull) | val;
+	}
+	if (v->cause == CAUSE_RUNNING)
+		vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+}
+
+/* Move one element between port and guest memory at LINEAR. False when
+ * the VM ended or an exception was injected. */
+static bool io_element(struct vcpu *v, struct io_qual q, uint64_t linear, uint8_t *hva)
+{
+	uint32_t val = 0;
+	struct gmem_fault f;
+	enum gmem_result r = GMEM_OK;
+
+	if (!q.in) {
+		if (hva)
+			__builtin_memcpy(&val, hva, q.size);
+		else
+			r = guest_read(v, linear, &val, q.size, &f);
+		if (r == GMEM_OK)
+			port_access(v, q.port, q.size, false, &val);
+	} else {
+		port_access(v, q.port, q.size, true, &val);
+		if (hva)
+			__builtin_memcpy(hva, &val, q.size);
+		else
+			r = guest_write(v, linear, &val, q.size, &f);
+	}
+	if (r == GMEM_PAGE_FAULT) {
+		__asm__ volatile("mov %0, %%cr2" : : "r"(f.addr)); /* CR2 is not switched by VMX */
+		vcpu_inject(v, VEC_PF, true, f.error_code);
+		return false;
+	}
+	if (r == GMEM_OUTSIDE_RAM) {
+		end_ept_violation(v, f.gpa, q.in ? "write" : "read");
+		return false;
+	}
+	return v->cause == CAUSE_RUNNING;
+}
+
+static void io_string(struct vcpu *v, struct io_qual q)
+{
+	uint32_t info = vmcs_read32(VMX_INSTRUCTION_INFO);
+	uint64_t amask = insn_info_addr_mask(info);
+	bool down = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF;
+	unsigned reg = q.in ? REG_RDI : REG_RSI;
+	unsigned seg = q.in ? SEG_ES : insn_info_segment(info); /* INS always writes ES:rDI */
+	bool long64 = (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13));
+	/* In 64-bit mode only FS and GS have bases (SDM vol. 1, 3.4.2.1). */
+	uint64_t base = (long64 && seg < 4) || seg > 5 ? 0 : vmcs_read_raw(seg_base[seg]); /* all natural-width */
+	uint64_t count = q.rep ? v->regs.gpr[REG_RCX] & amask : 1;
+	int64_t step = down ? -(int64_t)q.size : q.size;
+
+	if (count) {
+		uint64_t off = v->regs.gpr[reg] & amask;
+		uint64_t linear = base + off;
+		if (!long64)
+			linear &= 0xffffffffull;
+		uint64_t n = strio_batch(count, linear, q.size, down, STRIO_BATCH_MAX);
+		/* Nor past the point where the offset register wraps. */
+		uint64_t before_wrap = down ? off / q.size + 1 : (amask - off) / q.size + 1;
+		if (n > before_wrap)
+			n = before_wrap;
+		/* A batch on one page is translated once. */
+		uint8_t *hva = NULL;
+		uint64_t gpa;
+		struct gmem_fault f;
+		if (n > 1 && guest_translate(v, linear, q.in, &gpa, &f) == GMEM_OK) {
+			uint64_t lo = down ? gpa - (n - 1) * q.size : gpa;
+			uint8_t *p = gpa_to_hva(v->vm, lo, n * q.size);
+			hva = p ? p + (gpa - lo) : NULL;
+		}
+		uint64_t done = 0;
+		while (done < n) {
+			uint64_t l = linear + (uint64_t)(step * (int64_t)done);
+			bool ok = io_element(v, q, l, hva ? hva + step * (int64_t)done : NULL);
+			if (!ok && v->cause != CAUSE_RUNNING)
+				break; /* the VM ended: registers no longer matter */
+			if (!ok)
+				break; /* #PF injected: the faulting element is not done */
+			done++;
+		}
+		v->regs.gpr[reg] = masked_add(v->regs.gpr[reg], step * (int64_t)done, amask);
+		if (q.rep)
+			v->regs.gpr[REG_RCX] = masked_add(v->regs.gpr[REG_RCX], -(int64_t)done, amask);
+		if (done < n || (q.rep && (v->regs.gpr[REG_RCX] & amask)))
+			return; /* faulted, ended, or more to do: RIP stays on the instruction */
+	}
+	if (v->cause == CAUSE_RUNNING)
+		vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+}
+
+void handle_io(struct vcpu *v)
+{
+	struct io_qual q = decode_io(vmcs_readnat(EXIT_QUALIFICATION));
+
+	if (q.string)
+		io_string(v, q);
+	else
+		io_simple(v, q);
+}

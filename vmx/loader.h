@@ -1,0 +1,41 @@
+/*
+ * Putting a guest image into a VM's memory and deciding where its CPU
+ * starts. Today: flat binaries in real, 32-bit protected or 64-bit long
+ * mode. ELF, multiboot and Linux kernels slot in as further formats: each
+ * loads its image and fills the same boot_state.
+ *
+ * long64 layout: the hypervisor builds identity-mapping page tables in
+ * guest memory at 0x1000-0x7fff (PML4 0x1000, PDPT 0x2000, four page
+ * directories 0x3000-0x6fff with 2 MiB pages for the first 4 GiB, and
+ * 1 GiB pages in the PDPT above that when the CPU has them), so a long64
+ * image must load at 0x10000 or above.
+ */
+#ifndef VMX_LOADER_H
+#define VMX_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmx/vm.h"
+
+#define LONG64_TABLES_BASE 0x1000
+#define LONG64_TABLES_END 0x8000
+#define LONG64_MIN_LOAD 0x10000
+
+struct boot_state {
+	enum guest_mode mode;
+	uint64_t rip, rsp;
+	uint16_t cs; /* real mode: the code segment (base = cs * 16) */
+	uint64_t cr3;
+	struct guest_regs regs;
+};
+
+/* Load IMAGE (LEN bytes) as the VM's configuration says; false with a
+ * one-line reason in ERR. */
+bool loader_load(struct vm *vm, const void *image, uint64_t len, struct boot_state *bs, char *err, size_t errlen);
+
+/* Copy LEN bytes to guest-physical GPA; false if any byte is outside RAM. */
+bool guest_phys_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t len);
+
+#endif

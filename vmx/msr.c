@@ -1,0 +1,128 @@
+#include "vmx/msr.h"
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/msr.h"
+#include "arch-x86/string.h"
+#include "vmx/vmcs.h"
+
+#define MSR_TSC 0x010
+#define MSR_SYSENTER_CS 0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SFMASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+
+#define EFER_SCE (1ull << 0)
+
+/* The bitmap's four 1 KiB quarters: read low (0-0x1fff), read high
+ * (0xc0000000-0xc0001fff), write low, write high (25.6.9). */
+static void pass(uint8_t *bitmap, uint32_t msr, bool read, bool write)
+{
+	uint32_t off = msr & 0x1fff, base = msr >= 0xc0000000 ? 1024 : 0;
+	if (read)
+		bitmap[base + off / 8] &= (uint8_t) ~(1u << (off % 8));
+	if (write)
+		bitmap[2048 + base + off / 8] &= (uint8_t) ~(1u << (off % 8));
+}
+
+void msr_bitmap_init(uint8_t *bitmap)
+{
+	memset(bitmap, 0xff, 4096);
+	/* switched by the VMCS guest-state area on every entry and exit */
+	pass(bitmap, MSR_FS_BASE, true, true);
+	pass(bitmap, MSR_GS_BASE, true, true);
+	pass(bitmap, MSR_SYSENTER_CS, true, true);
+	pass(bitmap, MSR_SYSENTER_ESP, true, true);
+	pass(bitmap, MSR_SYSENTER_EIP, true, true);
+	/* not used by the hypervisor; reset between VMs */
+	pass(bitmap, MSR_KERNEL_GS_BASE, true, true);
+	pass(bitmap, MSR_STAR, true, true);
+	pass(bitmap, MSR_LSTAR, true, true);
+	pass(bitmap, MSR_CSTAR, true, true);
+	pass(bitmap, MSR_SFMASK, true, true);
+	pass(bitmap, MSR_TSC_AUX, true, true);
+	/* reads only: the guest's own PAT is loaded while it runs */
+	pass(bitmap, MSR_TSC, true, false);
+	pass(bitmap, MSR_IA32_PAT, true, false);
+}
+
+void msr_reset_passthrough(void)
+{
+	static const uint32_t msrs[] = { MSR_KERNEL_GS_BASE, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_TSC_AUX };
+	for (unsigned i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
+		wrmsr(msrs[i], 0);
+}
+
+/* Memory types a PAT entry may hold: UC, WC, WT, WP, WB, UC- (SDM vol. 3A,
+ * 13.12.2); 2 and 3 are reserved. */
+static bool pat_valid(uint64_t pat)
+{
+	for (int i = 0; i < 8; i++) {
+		uint8_t t = (pat >> (8 * i)) & 0xff;
+		if (t > 7 || t == 2 || t == 3)
+			return false;
+	}
+	return true;
+}
+
+bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
+{
+	(void)v;
+	switch (msr) {
+	case MSR_EFER:
+		*value = vmcs_read64(GUEST_IA32_EFER);
+		return true;
+	case MSR_IA32_PAT:
+		*value = vmcs_read64(GUEST_IA32_PAT);
+		return true;
+	case MSR_TSC:
+		*value = rdtsc() + vmcs_read64(TSC_OFFSET);
+		return true;
+	case MSR_IA32_FEATURE_CONTROL:
+		*value = FEATURE_CONTROL_LOCK; /* locked, VMX off in and outside SMX */
+		return true;
+	case MSR_IA32_APIC_BASE:
+		*value = 0xfee00000ull | (1u << 11) | (1u << 8); /* xAPIC enabled, BSP */
+		return true;
+	default:
+		return false; /* IA32_VMX_* and every MSR not named here */
+	}
+}
+
+bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
+{
+	(void)v;
+	switch (msr) {
+	case MSR_EFER: {
+		/* SCE, LME, NXE may be written; LMA is the CPU's to set
+		 * (SDM vol. 3A, 2.2.1); changing LME with paging on is #GP. */
+		uint64_t old = vmcs_read64(GUEST_IA32_EFER);
+		if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+			return false;
+		if (((value ^ old) & EFER_LME) && (vmcs_readnat(GUEST_CR0) & CR0_PG))
+			return false;
+		vmcs_write64(GUEST_IA32_EFER, (value & ~EFER_LMA) | (old & EFER_LMA));
+		return true;
+	}
+	case MSR_IA32_PAT:
+		if (!pat_valid(value))
+			return false;
+		vmcs_write64(GUEST_IA32_PAT, value);
+		return true;
+	case MSR_TSC:
+		vmcs_write64(TSC_OFFSET, value - rdtsc());
+		return true;
+	case MSR_IA32_APIC_BASE:
+		/* The xAPIC stays where it is; the BSP and enable bits may be
+		 * rewritten as they are. */
+		return (value & ~0xfffull) == 0xfee00000ull;
+	default:
+		return false; /* FEATURE_CONTROL (locked), IA32_VMX_*, unknown */
+	}
+}

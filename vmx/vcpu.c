@@ -1,0 +1,327 @@
+#include "vmx/vcpu.h"
+
+#include <stddef.h>
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/gdt.h"
+#include "arch-x86/msr.h"
+#include "arch-x86/string.h"
+#include "drivers/console.h"
+#include "drivers/format.h"
+#include "mm/phys.h"
+#include "vmx/decode.h"
+#include "vmx/exit.h"
+#include "vmx/msr.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+_Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S gets the vcpu's register area");
+_Static_assert(offsetof(struct guest_regs, gpr[REG_RDI]) == REGS_OFF(REG_RDI), "vmx/regs.h offsets");
+_Static_assert(offsetof(struct guest_regs, gpr[15]) == REGS_OFF(15), "vmx/regs.h offsets");
+
+int vmx_enter(struct guest_regs *regs, int launched, uint64_t *host_rsp);
+extern char vmx_exit_point[];
+
+/* Preemption-timer slice: the timer counts TSC ticks >> rate (A.6). */
+#define PREEMPTION_SLICE_TSC (1ull << 26)
+/* Power-on PAT: WB, WT, UC-, UC, repeated (SDM vol. 3A, 13.12.4). */
+#define PAT_POWER_ON 0x0007040600070406ull
+
+#define AR_UNUSABLE (1u << 16)
+#define AR_CODE16 0x009b    /* present, code exec/read, accessed */
+#define AR_DATA16 0x0093    /* present, data read/write, accessed */
+#define AR_CODE32 0xc09b    /* + granularity, 32-bit */
+#define AR_DATA32 0xc093
+#define AR_CODE64 0xa09b    /* + granularity, long mode */
+#define AR_TSS_BUSY 0x008b  /* present, 32/64-bit busy TSS */
+
+uint64_t vcpu_gpr(struct vcpu *v, unsigned n)
+{
+	return n == REG_RSP ? vmcs_readnat(GUEST_RSP) : v->regs.gpr[n];
+}
+
+void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
+{
+	if (n == REG_RSP)
+		vmcs_writenat(GUEST_RSP, value);
+	else
+		v->regs.gpr[n] = value;
+}
+
+void vcpu_skip(uint64_t len)
+{
+	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
+}
+
+void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
+{
+	(void)v;
+	uint32_t info = vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID;
+	if (has_error && (vmcs_readnat(GUEST_CR0) & CR0_PE)) {
+		info |= INTR_INFO_DELIVER_CODE;
+		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+	}
+	vmcs_write32(VM_ENTRY_INTR_INFO, info);
+}
+
+struct segment {
+	uint16_t selector;
+	uint64_t base;
+	uint32_t limit, ar;
+};
+
+static void set_segments(const struct segment *cs, const struct segment *data)
+{
+	vmcs_write16(GUEST_CS_SELECTOR, cs->selector);
+	vmcs_writenat(GUEST_CS_BASE, cs->base);
+	vmcs_write32(GUEST_CS_LIMIT, cs->limit);
+	vmcs_write32(GUEST_CS_AR_BYTES, cs->ar);
+#define DATA_SEG(S)                                             \
+	vmcs_write16(GUEST_##S##_SELECTOR, data->selector);     \
+	vmcs_writenat(GUEST_##S##_BASE, data->base);            \
+	vmcs_write32(GUEST_##S##_LIMIT, data->limit);           \
+	vmcs_write32(GUEST_##S##_AR_BYTES, data->ar)
+	DATA_SEG(DS);
+	DATA_SEG(ES);
+	DATA_SEG(SS);
+	DATA_SEG(FS);
+	DATA_SEG(GS);
+#undef DATA_SEG
+	vmcs_write16(GUEST_LDTR_SELECTOR, 0);
+	vmcs_writenat(GUEST_LDTR_BASE, 0);
+	vmcs_write32(GUEST_LDTR_LIMIT, 0);
+	vmcs_write32(GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
+	/* VM entry needs a usable busy TSS in TR even in real mode (26.3.1.2). */
+	vmcs_write16(GUEST_TR_SELECTOR, 0);
+	vmcs_writenat(GUEST_TR_BASE, 0);
+	vmcs_write32(GUEST_TR_LIMIT, 0xffff);
+	vmcs_write32(GUEST_TR_AR_BYTES, AR_TSS_BUSY);
+}
+
+/* CR0/CR4 as the guest sees them (the read shadows) and as they really
+ * are: the bits VMX fixes are forced, and owned by the host through the
+ * guest/host masks, so the guest reads its own values (25.6.6). With
+ * unrestricted guest, PE and PG are the guest's (26.3.1.1). */
+static void set_control_registers(uint64_t cr0, uint64_t cr4)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	uint64_t fixed0 = c->cr0_fixed0 & ~(CR0_PE | CR0_PG);
+
+	vmcs_writenat(GUEST_CR0, vmx_fixed_bits(cr0, fixed0, c->cr0_fixed1));
+	vmcs_writenat(CR0_READ_SHADOW, cr0);
+	vmcs_writenat(CR0_GUEST_HOST_MASK, fixed0 | (~c->cr0_fixed1 & 0xffffffffull));
+	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(cr4, c->cr4_fixed0, c->cr4_fixed1));
+	vmcs_writenat(CR4_READ_SHADOW, cr4);
+	vmcs_writenat(CR4_GUEST_HOST_MASK, c->cr4_fixed0 | (~c->cr4_fixed1 & 0xffffffffull));
+}
+
+static void set_guest_state(struct vcpu *v, const struct boot_state *bs)
+{
+	static const struct segment real_code = { 0, 0, 0xffff, AR_CODE16 }, real_data = { 0, 0, 0xffff, AR_DATA16 },
+				    flat_code32 = { 0x08, 0, 0xffffffff, AR_CODE32 },
+				    flat_data = { 0x10, 0, 0xffffffff, AR_DATA32 },
+				    flat_code64 = { 0x08, 0, 0xffffffff, AR_CODE64 };
+	uint64_t efer = 0;
+
+	switch (bs->mode) {
+	case MODE_REAL: {
+		struct segment cs = real_code;
+		cs.selector = bs->cs;
+		cs.base = (uint64_t)bs->cs << 4;
+		set_segments(&cs, &real_data);
+		set_control_registers(0x10, 0); /* ET */
+		vmcs_writenat(GUEST_IDTR_BASE, 0);
+		vmcs_write32(GUEST_IDTR_LIMIT, 0x3ff); /* the real-mode IVT */
+		break;
+	}
+	case MODE_PROT32:
+		set_segments(&flat_code32, &flat_data);
+		set_control_registers(CR0_PE | 0x10, 0);
+		vmcs_writenat(GUEST_IDTR_BASE, 0);
+		vmcs_write32(GUEST_IDTR_LIMIT, 0);
+		break;
+	case MODE_LONG64:
+		set_segments(&flat_code64, &flat_data);
+		set_control_registers(CR0_PE | CR0_PG | 0x10, CR4_PAE);
+		vmcs_writenat(GUEST_IDTR_BASE, 0);
+		vmcs_write32(GUEST_IDTR_LIMIT, 0);
+		efer = EFER_LME | EFER_LMA;
+		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
+		break;
+	}
+	vmcs_writenat(GUEST_CR3, bs->cr3);
+	vmcs_writenat(GUEST_GDTR_BASE, 0);
+	vmcs_write32(GUEST_GDTR_LIMIT, bs->mode == MODE_REAL ? 0xffff : 0);
+	vmcs_write64(GUEST_IA32_EFER, efer);
+	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
+	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_writenat(GUEST_DR7, 0x400);
+	vmcs_writenat(GUEST_RSP, bs->rsp);
+	vmcs_writenat(GUEST_RIP, bs->rip);
+	vmcs_writenat(GUEST_RFLAGS, 0x2); /* interrupts off */
+	vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
+	vmcs_write32(GUEST_SYSENTER_CS, 0);
+	vmcs_writenat(GUEST_SYSENTER_ESP, 0);
+	vmcs_writenat(GUEST_SYSENTER_EIP, 0);
+	vmcs_write64(VMCS_LINK_POINTER, ~0ull);
+	v->regs = bs->regs;
+}
+
+/* The host state a VM exit loads (27.5, 28.5): this CPU as it runs now. */
+static void set_host_state(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr;
+	__asm__ volatile("sidt %0" : "=m"(idtr));
+
+	vmcs_writenat(HOST_CR0, read_cr0());
+	vmcs_writenat(HOST_CR3, read_cr3());
+	vmcs_writenat(HOST_CR4, read_cr4());
+	vmcs_write16(HOST_CS_SELECTOR, GDT_CODE);
+	vmcs_write16(HOST_SS_SELECTOR, GDT_DATA);
+	vmcs_write16(HOST_DS_SELECTOR, GDT_DATA);
+	vmcs_write16(HOST_ES_SELECTOR, GDT_DATA);
+	vmcs_write16(HOST_FS_SELECTOR, 0);
+	vmcs_write16(HOST_GS_SELECTOR, 0);
+	vmcs_write16(HOST_TR_SELECTOR, GDT_TSS);
+	vmcs_writenat(HOST_FS_BASE, 0);
+	vmcs_writenat(HOST_GS_BASE, 0);
+	vmcs_writenat(HOST_TR_BASE, tss_base());
+	vmcs_writenat(HOST_GDTR_BASE, gdt_base());
+	vmcs_writenat(HOST_IDTR_BASE, idtr.base);
+	vmcs_write32(HOST_IA32_SYSENTER_CS, 0);
+	vmcs_writenat(HOST_IA32_SYSENTER_ESP, 0);
+	vmcs_writenat(HOST_IA32_SYSENTER_EIP, 0);
+	vmcs_write64(HOST_IA32_PAT, rdmsr(MSR_IA32_PAT));
+	vmcs_write64(HOST_IA32_EFER, rdmsr(MSR_EFER));
+	vmcs_writenat(HOST_RIP, (uintptr_t)vmx_exit_point);
+}
+
+static void set_controls(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, hv_vmx.pin);
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, hv_vmx.proc);
+	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, hv_vmx.proc2);
+	vmcs_write32(VM_EXIT_CONTROLS, hv_vmx.exit);
+	vmcs_write32(EXCEPTION_BITMAP, 0);
+	vmcs_write32(PAGE_FAULT_ERROR_CODE_MASK, 0);
+	vmcs_write32(PAGE_FAULT_ERROR_CODE_MATCH, 0);
+	vmcs_write32(CR3_TARGET_COUNT, 0);
+	vmcs_write32(VM_EXIT_MSR_STORE_COUNT, 0);
+	vmcs_write32(VM_EXIT_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VM_ENTRY_MSR_LOAD_COUNT, 0);
+	vmcs_write32(VM_ENTRY_INTR_INFO, 0);
+	vmcs_write64(IO_BITMAP_A, vm->io_bitmap_a);
+	vmcs_write64(IO_BITMAP_B, vm->io_bitmap_b);
+	vmcs_write64(MSR_BITMAP, vm->msr_bitmap);
+	vmcs_write64(EPT_POINTER, vm->eptp);
+	vmcs_write64(TSC_OFFSET, 0);
+	if (hv_vmx.vpid)
+		vmcs_write16(VPID, vm->vpid);
+	if (hv_vmx.preemption_timer)
+		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE,
+			     (uint32_t)(PREEMPTION_SLICE_TSC >> vmx_preemption_timer_rate(&hv_vmx_caps)));
+}
+
+/* Give the guest clean FPU/SSE/AVX registers: nothing of the previous VM
+ * may show through (the hypervisor itself never touches them). */
+static void fpu_reset(struct vcpu *v)
+{
+	static uint8_t area[4096] __attribute__((aligned(64)));
+
+	v->xcr0 = 1;
+	if (hv_vmx.xsave) {
+		__asm__ volatile("xsetbv" : : "c"(0), "a"(1), "d"(0));
+		/* XRSTOR of a header with XSTATE_BV = 0 puts every component
+		 * in the mask into its initial state (SDM vol. 1, 13.8). */
+		memset(area, 0, sizeof(area));
+		__asm__ volatile("xrstor %0" : : "m"(area), "a"(~0u), "d"(~0u));
+	} else {
+		__asm__ volatile("fninit");
+	}
+}
+
+bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen)
+{
+	v->vm = vm;
+	v->cause = CAUSE_RUNNING;
+	v->entry_controls = hv_vmx.entry;
+	v->vmcs = phys_alloc_page();
+	if (!v->vmcs) {
+		fmt_snprintf(err, errlen, "out of memory for the VMCS");
+		return false;
+	}
+	*(uint32_t *)phys_to_virt(v->vmcs) = VMX_BASIC_REVISION(hv_vmx_caps.basic);
+	enum vmx_result r = vmclear(v->vmcs);
+	if (r == VMX_OK)
+		r = vmptrld(v->vmcs);
+	if (r != VMX_OK) {
+		fmt_snprintf(err, errlen, "VMCLEAR/VMPTRLD of the VMCS failed (%s)",
+			     r == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid");
+		return false;
+	}
+	vmcs_clear_failed();
+	set_controls(v);
+	set_host_state();
+	set_guest_state(v, bs);
+	vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
+	if (hv_vmx.vpid && invvpid(INVVPID_SINGLE, vm->vpid, 0) != VMX_OK)
+		invvpid(INVVPID_ALL, 0, 0);
+	fpu_reset(v);
+	if (vmcs_failed()) {
+		fmt_snprintf(err, errlen, "VMCS setup failed (see the VMWRITE error above)");
+		return false;
+	}
+	return true;
+}
+
+static void entry_failed(struct vcpu *v, int how)
+{
+	if (how == 2) {
+		log_err("VM %s: VM entry failed: VMfailInvalid (no current VMCS)", v->vm->cfg.name);
+	} else {
+		uint32_t e = vmcs_read32(VM_INSTRUCTION_ERROR);
+		log_err("VM %s: VM entry failed: VM-instruction error %u: %s", v->vm->cfg.name, e,
+			vmx_insn_error_name(e));
+	}
+	vmcs_dump();
+	vm_end(v, CAUSE_ENTRY_FAILURE, 0);
+}
+
+void vcpu_run(struct vcpu *v)
+{
+	while (v->cause == CAUSE_RUNNING) {
+		int r = vmx_enter(&v->regs, v->launched, &v->host_rsp);
+		if (r) {
+			entry_failed(v, r);
+			break;
+		}
+		v->launched = 1;
+		uint32_t reason = vmcs_read32(VM_EXIT_REASON);
+		handle_exit(v, reason);
+		if (vmcs_failed()) {
+			log_err("VM %s: a VMX instruction failed while handling exit reason %u", v->vm->cfg.name,
+				reason & 0xffff);
+			vm_end(v, CAUSE_ERROR, 0);
+		}
+	}
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (!v->vmcs)
+		return;
+	vmclear(v->vmcs);
+	frame_free(&hv_frames, v->vmcs, 1);
+	v->vmcs = 0;
+	if (hv_vmx.vpid)
+		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
+	msr_reset_passthrough();
+	fpu_reset(v);
+}

@@ -1,0 +1,35 @@
+/* A vCPU: its VMCS, guest state, the VMLAUNCH/VMRESUME loop, and the
+ * helpers exit handlers share. */
+#ifndef VMX_VCPU_H
+#define VMX_VCPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmx/loader.h"
+#include "vmx/vm.h"
+
+/* Allocate and fill the VMCS from BS (controls, host and guest state). */
+bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen);
+
+/* Enter the guest until the VM ends (v->cause is set). */
+void vcpu_run(struct vcpu *v);
+
+void vcpu_destroy(struct vcpu *v);
+
+/* Advance the guest's RIP past the exiting instruction of LEN bytes. */
+void vcpu_skip(uint64_t len);
+
+/* Queue a hardware exception for the next VM entry (SDM vol. 3C, 26.6).
+ * The error code is delivered only in protected mode, as the CPU does. */
+void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
+
+/* Guest general register N (RSP from the VMCS). */
+uint64_t vcpu_gpr(struct vcpu *v, unsigned n);
+void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value);
+
+/* Exception vectors used by the handlers. */
+enum { VEC_UD = 6, VEC_GP = 13, VEC_PF = 14 };
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * VM lifecycle: one VM per module, run to its end, then every frame it
+ * held goes back to the allocator. The VM-END and HV-END lines are the
+ * stable interface tests and users read (README, "Output lines").
+ */
+#include "vmx/vm.h"
+
+#include "arch-x86/string.h"
+#include "boot/mbi.h"
+#include "drivers/console.h"
+#include "drivers/format.h"
+#include "mm/phys.h"
+#include "vmx/decode.h"
+#include "vmx/devices.h"
+#include "vmx/ept.h"
+#include "vmx/loader.h"
+#include "vmx/msr.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmx.h"
+
+#define GiB (1ull << 30)
+#define MiB (1ull << 20)
+/* Guest RAM above 3 GiB is placed from 4 GiB up, leaving a hole below
+ * 4 GiB for the local APIC and other device addresses, as PCs do. */
+#define LOW_RAM_MAX (3 * GiB)
+#define HIGH_RAM_BASE (4 * GiB)
+
+const char *vm_cause_name(enum vm_cause c)
+{
+	static const char *const names[] = {
+		[CAUSE_RUNNING] = "running",
+		[CAUSE_DEBUG_EXIT] = "debug-exit",
+		[CAUSE_SHUTDOWN_PORT] = "shutdown-port",
+		[CAUSE_HLT] = "hlt",
+		[CAUSE_TRIPLE_FAULT] = "triple-fault",
+		[CAUSE_HYPERCALL] = "hypercall",
+		[CAUSE_EPT_VIOLATION] = "ept-violation",
+		[CAUSE_ENTRY_FAILURE] = "entry-failure",
+		[CAUSE_UNHANDLED_EXIT] = "unhandled-exit",
+		[CAUSE_ERROR] = "error",
+	};
+	return names[c];
+}
+
+void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
+{
+	if (v->cause != CAUSE_RUNNING)
+		return; /* the first cause wins */
+	v->cause = cause;
+	v->status = status;
+}
+
+void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	const struct mem_slot *s = slot_find(vm, gpa);
+	if (!s || len > s->size - (gpa - s->gpa))
+		return NULL;
+	return phys_to_virt(s->hpa + (gpa - s->gpa));
+}
+
+/* Host frames for up to *CHUNK bytes aligned to ALIGN: the whole chunk if
+ * it is free, else halves of it, down to ALIGN. *CHUNK gets what was had. */
+static uint64_t alloc_chunk(uint64_t *chunk, uint64_t align)
+{
+	for (uint64_t c = *chunk; c >= align; c = align_down(c / 2, align)) {
+		uint64_t hpa = frame_alloc(&hv_frames, c / 4096, align);
+		if (hpa) {
+			*chunk = c;
+			return hpa;
+		}
+		if (c == align)
+			break;
+	}
+	return 0;
+}
+
+/* Back [gpa, gpa+size) with host frames in the largest aligned chunks the
+ * allocator has (1 GiB, 2 MiB, 4 KiB), one slot each, so that EPT can use
+ * large pages where both sides are aligned. */
+static bool add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
+{
+	while (size) {
+		uint64_t hpa = 0, chunk = 0;
+		for (uint64_t align = GiB; align >= 4096 && !hpa; align /= 512) {
+			if (gpa % align || size < align)
+				continue;
+			chunk = align_down(size, align);
+			hpa = alloc_chunk(&chunk, align);
+		}
+		if (!hpa)
+			return false;
+		if (vm->nslots == VM_MAX_SLOTS) {
+			frame_free(&hv_frames, hpa, chunk / 4096);
+			return false;
+		}
+		memset(phys_to_virt(hpa), 0, chunk);
+		vm->slots[vm->nslots++] = (struct mem_slot){ gpa, chunk, hpa };
+		gpa += chunk;
+		size -= chunk;
+	}
+	return true;
+}
+
+static void free_ram(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nslots; i++)
+		frame_free(&hv_frames, vm->slots[i].hpa, vm->slots[i].size / 4096);
+	vm->nslots = 0;
+}
+
+static void free_page(uint64_t *pa)
+{
+	if (*pa)
+		frame_free(&hv_frames, *pa, 1);
+	*pa = 0;
+}
+
+static bool vm_create(struct vm *vm, const struct mbi_module *mod, char *err, size_t errlen)
+{
+	uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
+	if (!add_ram(vm, 0, low) || (vm->cfg.mem > low && !add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
+		fmt_snprintf(err, errlen, "not enough memory for mem=%lluM (%llu MiB free)",
+			     (unsigned long long)(vm->cfg.mem >> 20),
+			     (unsigned long long)(hv_frames.free * 4096 >> 20));
+		return false;
+	}
+	vm->io_bitmap_a = phys_alloc_page();
+	vm->io_bitmap_b = phys_alloc_page();
+	vm->msr_bitmap = phys_alloc_page();
+	if (!vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap || !ept_create(vm)) {
+		fmt_snprintf(err, errlen, "out of memory for the VM's bitmaps or EPT");
+		return false;
+	}
+	/* Isolated VMs: every port exits to the device models. */
+	memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
+	memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
+	msr_bitmap_init(phys_to_virt(vm->msr_bitmap));
+	devices_init(vm);
+
+	struct boot_state bs;
+	const void *image = phys_to_virt(mod->start);
+	if (!loader_load(vm, image, mod->end - mod->start, &bs, err, errlen))
+		return false;
+	return vcpu_init(&vm->vcpu, vm, &bs, err, errlen);
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	vcpu_destroy(&vm->vcpu);
+	ept_destroy(vm);
+	free_page(&vm->io_bitmap_a);
+	free_page(&vm->io_bitmap_b);
+	free_page(&vm->msr_bitmap);
+	free_ram(vm);
+}
+
+/* The one VM-END line: name, cause, status, exits, and a count for each
+ * exit reason that occurred, in reason order. */
+static void print_vm_end(const struct vm *vm)
+{
+	const struct vcpu *v = &vm->vcpu;
+	char line[600];
+	int n = fmt_snprintf(line, sizeof(line), "VM-END name=%s cause=%s status=%llu exits=%llu", vm->cfg.name,
+			     vm_cause_name(v->cause), (unsigned long long)v->status, (unsigned long long)v->exits);
+	for (unsigned r = 0; r < EXIT_REASON_MAX && n < (int)sizeof(line); r++)
+		if (v->exit_count[r])
+			n += fmt_snprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), v->exit_count[r]);
+	log_info("%s", line);
+}
+
+/* Name of a module: its file's base name is not in the boot information,
+ * so VMs are "vmN" unless name= says otherwise. */
+unsigned vms_run(const struct mbi *m, enum ept_policy default_ept)
+{
+	static struct vm vm; /* one at a time for now; zeroed per VM */
+	unsigned failed = 0;
+	uint64_t free_before = hv_frames.free;
+
+	for (unsigned i = 0; i < m->nmods; i++) {
+		char err[200] = "", fallback[8];
+		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
+		memset(&vm, 0, sizeof(vm));
+		vm.id = i;
+		vm.vpid = (uint16_t)(i + 1); /* 0 is the host's */
+		vm.vcpu.cause = CAUSE_RUNNING;
+
+		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, default_ept, &vm.cfg, err, sizeof(err));
+		if (ok) {
+			log_info("VM %s: %llu MiB RAM, %s mode, EPT %s, image %llu bytes", vm.cfg.name,
+				 (unsigned long long)(vm.cfg.mem >> 20), guest_mode_name(vm.cfg.mode),
+				 vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
+				 (unsigned long long)(m->mods[i].end - m->mods[i].start));
+			ok = vm_create(&vm, &m->mods[i], err, sizeof(err));
+		}
+		if (ok) {
+			vcpu_run(&vm.vcpu);
+		} else {
+			log_err("VM %s: %s", vm.cfg.name[0] ? vm.cfg.name : fallback, err);
+			if (!vm.cfg.name[0])
+				fmt_snprintf(vm.cfg.name, sizeof(vm.cfg.name), "%s", fallback);
+			vm.vcpu.cause = CAUSE_ERROR;
+		}
+		devices_finish(&vm);
+		if (vm.cfg.ept == EPT_LAZY && ok)
+			log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables",
+				 vm.cfg.name, (unsigned long long)vm.lazy_fills, (unsigned long long)vm.ept.tables);
+		vm_destroy(&vm);
+		print_vm_end(&vm);
+		enum vm_cause c = vm.vcpu.cause;
+		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT)
+			failed++;
+	}
+	log_info("HV-END vms=%u failed=%u", m->nmods, failed);
+	if (hv_frames.free != free_before)
+		log_err("frame leak: %llu frames free before the first VM, %llu after the last",
+			(unsigned long long)free_before, (unsigned long long)hv_frames.free);
+	else
+		log_info("frames: %llu free before the first VM and after the last", (unsigned long long)free_before);
+	return failed;
+}

@@ -1,0 +1,113 @@
+/*
+ * A VM and its vCPU, as KVM models them: a VM owns its memory slots
+ * (guest-physical ranges backed by host frames), its EPT, its bitmaps and
+ * device models; a vCPU owns a VMCS and the guest's registers. All state is
+ * in these structures, none in globals, so VMs can later run side by side.
+ */
+#ifndef VMX_VM_H
+#define VMX_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mm/pagetable.h"
+#include "vmx/regs.h"
+#include "vmx/vmconfig.h"
+
+#define VM_MAX_SLOTS 64
+#define VM_MAX_PORTS_LISTED 16
+#define EXIT_REASON_MAX 70 /* basic exit reasons 0..69 (SDM vol. 3D, appendix C) */
+#define LAST_EXITS 8
+
+/* Why a VM ended: the cause= word of the VM-END line. */
+enum vm_cause {
+	CAUSE_RUNNING,
+	CAUSE_DEBUG_EXIT,
+	CAUSE_SHUTDOWN_PORT,
+	CAUSE_HLT,
+	CAUSE_TRIPLE_FAULT,
+	CAUSE_HYPERCALL,
+	CAUSE_EPT_VIOLATION,
+	CAUSE_ENTRY_FAILURE,
+	CAUSE_UNHANDLED_EXIT,
+	CAUSE_ERROR,
+};
+
+/* A guest-physical range backed by contiguous host frames (KVM's memslot). */
+struct mem_slot {
+	uint64_t gpa, size, hpa;
+};
+
+struct port_count {
+	uint16_t port;
+	uint32_t reads, writes;
+};
+
+/* The guest's COM1: a 16550 register model whose output goes to the console. */
+struct vuart {
+	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+	unsigned len;
+	char line[120];
+};
+
+struct vm;
+
+struct vcpu {
+	struct guest_regs regs; /* first: vmx/entry.S is given its address */
+	struct vm *vm;
+	uint64_t vmcs;	   /* physical address of the VMCS region */
+	int launched;	   /* VMLAUNCH done: VMRESUME from now on */
+	uint64_t host_rsp; /* last value written to HOST_RSP */
+	uint32_t entry_controls;
+	uint64_t xcr0;
+
+	uint64_t exits;
+	uint32_t exit_count[EXIT_REASON_MAX];
+	uint16_t last_exit[LAST_EXITS]; /* ring of the latest basic exit reasons */
+	unsigned last_pos;
+
+	enum vm_cause cause;
+	uint64_t status;
+};
+
+struct vm {
+	struct vm_config cfg;
+	unsigned id;
+	uint16_t vpid;
+
+	struct mem_slot slots[VM_MAX_SLOTS];
+	unsigned nslots;
+	struct pt ept;
+	uint64_t eptp;
+	uint64_t lazy_fills; /* EPT pages mapped on first touch */
+
+	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* physical addresses */
+
+	/* device models */
+	struct vuart uart;
+	uint16_t fwcfg_selector;
+	uint32_t fwcfg_offset;
+	uint32_t pci_address;
+	uint8_t pic_mask[2];
+	unsigned shutdown_len; /* bytes of "Shutdown" seen in order at 0x8900 */
+	struct port_count ports[VM_MAX_PORTS_LISTED];
+	unsigned nports, ports_dropped;
+
+	struct vcpu vcpu;
+};
+
+/* Host pointer to guest-physical GPA, or NULL outside RAM; LEN bytes from
+ * GPA must lie in one slot. */
+void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* Run every module as a VM, one after another; print HV-END. Returns the
+ * number of VMs that failed. */
+struct mbi;
+unsigned vms_run(const struct mbi *m, enum ept_policy default_ept);
+
+/* End the VM of V with CAUSE and STATUS (the run loop stops). */
+void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);
+
+const char *vm_cause_name(enum vm_cause c);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * A VM's configuration from its module's words (see README, "Guests"):
+ *   name=NAME mem=SIZE mode=real|prot32|long64 load=ADDR entry=ADDR
+ *   ept=eager|lazy
+ * Pure logic, unit tested on the host.
+ */
+#ifndef VMX_VMCONFIG_H
+#define VMX_VMCONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VM_NAME_MAX 32
+#define VM_DEFAULT_MEM (16ull << 20)
+#define VM_MIN_MEM (1ull << 20)
+#define VM_MAX_MEM (64ull << 30)
+
+enum guest_mode { MODE_REAL, MODE_PROT32, MODE_LONG64 };
+enum ept_policy { EPT_EAGER, EPT_LAZY };
+
+struct vm_config {
+	char name[VM_NAME_MAX];
+	uint64_t mem;
+	enum guest_mode mode;
+	bool mode_set;
+	uint64_t load, entry;
+	bool load_set, entry_set;
+	enum ept_policy ept;
+};
+
+/*
+ * Parse ARGS (the module's string) over the defaults: name from FILE_NAME,
+ * EPT policy DEFAULT_EPT. Returns false with a one-line reason in ERR on
+ * the first unknown key or bad value.
+ */
+bool vm_config_parse(const char *args, const char *file_name, enum ept_policy default_ept, struct vm_config *c,
+		     char *err, size_t errlen);
+
+const char *guest_mode_name(enum guest_mode m);
+
+#endif
