@@ -37,7 +37,18 @@ HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURC
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
 
-.PHONY: all run test unit deps clean
+# Test guests: flat binaries, linked where the loader puts each mode by
+# default (real mode at 0x7c00, prot32 and long64 at 1 MiB).
+GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/guests/%.bin,$(wildcard tests/guests/*.S))
+GUEST_LINK_real := -m elf_i386 -Ttext 0x7c00
+GUEST_LINK_prot32 := -m elf_i386 -Ttext 0x100000
+GUEST_LINK_long64 := -Ttext 0x100000
+GUEST_ARCH_real := -m32
+GUEST_ARCH_prot32 := -m32
+GUEST_ARCH_long64 :=
+guest_mode = $(firstword $(subst -, ,$(notdir $(1))))
+
+.PHONY: all run test unit deps clean guests
 .SECONDARY:
 all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 
@@ -58,6 +69,13 @@ $(BUILD)/hv.elf: $(KOBJS) linker.ld
 $(BUILD)/hv.iso: $(BUILD)/hv.elf tools/mkimage.sh
 	tools/mkimage.sh -o $@ -k $(BUILD)/hv.elf
 
+guests: $(GUESTS)
+
+$(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
+	$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
+
 $(BUILD)/host/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(HCFLAGS) -c $< -o $@
@@ -72,12 +90,12 @@ unit: $(UNIT_TESTS)
 
 run:
 	@tools/deps.sh run
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all guests
 	@tools/demo.sh
 
 test:
 	@tools/deps.sh test
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all guests $(UNIT_TESTS)
 	@tests/run.sh $(UNIT_TESTS)
 
 clean:

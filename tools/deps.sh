@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build=(gcc binutils make grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools)
-run=("${build[@]}" bochs bochsbios vgabios qemu-system-x86)
+run=("${build[@]}" bochs bochs-term bochsbios vgabios qemu-system-x86)
 test=("${run[@]}" ovmf libcmocka-dev)
 
 case "${1:-build}" in
