@@ -178,7 +178,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	cpuid_policy_init();
 	pic_mask_all();
 
-	vms_run(&mbi, options.ept);
+	vms_run(&mbi, &options);
 	log_info("nothing left to run: on_exit=%s", on_exit_name(options.on_exit));
 	power_exit(options.on_exit);
 }

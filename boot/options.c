@@ -81,9 +81,12 @@ static bool parse_ept(const struct arg *a, struct hv_options *o)
 
 static bool parse_selftest(const struct arg *a, struct hv_options *o)
 {
-	if (!arg_value_is(a, "fault"))
+	if (arg_value_is(a, "fault"))
+		o->selftest_fault = true;
+	else if (arg_value_is(a, "entry-failure"))
+		o->selftest_entry_failure = true;
+	else
 		return false;
-	o->selftest_fault = true;
 	return true;
 }
 
@@ -96,7 +99,7 @@ static const struct option_desc {
 	{ "on_exit", "poweroff, halt or reboot", parse_on_exit },
 	{ "loglevel", "error, warn, info or debug", parse_loglevel },
 	{ "ept", "eager or lazy", parse_ept },
-	{ "selftest", "fault", parse_selftest },
+	{ "selftest", "fault or entry-failure", parse_selftest },
 };
 
 int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn diag, void *ctx)

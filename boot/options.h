@@ -19,7 +19,8 @@ struct hv_options {
 	enum on_exit on_exit;
 	enum log_level loglevel;
 	enum ept_policy ept; /* default for VMs without an ept= key */
-	bool selftest_fault; /* selftest=fault: take a page fault on purpose after the report */
+	bool selftest_fault;	     /* selftest=fault: a page fault on purpose after the report */
+	bool selftest_entry_failure; /* selftest=entry-failure: the first VM's entry fails */
 };
 
 /* Called once per problem with a one-line message (no prefix). */

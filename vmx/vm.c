@@ -7,6 +7,7 @@
 
 #include "arch-x86/string.h"
 #include "boot/mbi.h"
+#include "boot/options.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
 #include "mm/phys.h"
@@ -16,6 +17,7 @@
 #include "vmx/loader.h"
 #include "vmx/msr.h"
 #include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
 #define GiB (1ull << 30)
@@ -170,7 +172,7 @@ static void print_vm_end(const struct vm *vm)
 
 /* Name of a module: its file's base name is not in the boot information,
  * so VMs are "vmN" unless name= says otherwise. */
-unsigned vms_run(const struct mbi *m, enum ept_policy default_ept)
+unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 {
 	static struct vm vm; /* one at a time for now; zeroed per VM */
 	unsigned failed = 0;
@@ -184,7 +186,7 @@ unsigned vms_run(const struct mbi *m, enum ept_policy default_ept)
 		vm.vpid = (uint16_t)(i + 1); /* 0 is the host's */
 		vm.vcpu.cause = CAUSE_RUNNING;
 
-		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, default_ept, &vm.cfg, err, sizeof(err));
+		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm.cfg, err, sizeof(err));
 		if (ok) {
 			log_info("VM %s: %llu MiB RAM, %s mode, EPT %s, image %llu bytes", vm.cfg.name,
 				 (unsigned long long)(vm.cfg.mem >> 20), guest_mode_name(vm.cfg.mode),
@@ -193,6 +195,13 @@ unsigned vms_run(const struct mbi *m, enum ept_policy default_ept)
 			ok = vm_create(&vm, &m->mods[i], err, sizeof(err));
 		}
 		if (ok) {
+			if (o->selftest_entry_failure && i == 0) {
+				/* Activity state 7 is reserved: the entry must fail
+				 * its guest-state checks (SDM vol. 3C, 27.3.1.5). */
+				log_info("selftest=entry-failure: VM %s starts with an invalid activity state",
+					 vm.cfg.name);
+				vmcs_write32(GUEST_ACTIVITY_STATE, 7);
+			}
 			vcpu_run(&vm.vcpu);
 		} else {
 			log_err("VM %s: %s", vm.cfg.name[0] ? vm.cfg.name : fallback, err);

@@ -103,7 +103,8 @@ void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 /* Run every module as a VM, one after another; print HV-END. Returns the
  * number of VMs that failed. */
 struct mbi;
-unsigned vms_run(const struct mbi *m, enum ept_policy default_ept);
+struct hv_options;
+unsigned vms_run(const struct mbi *m, const struct hv_options *o);
 
 /* End the VM of V with CAUSE and STATUS (the run loop stops). */
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);

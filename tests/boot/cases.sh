@@ -1,19 +1,18 @@
 # Boot tests: each boot is followed by the assertions on its serial log.
 # Sourced by tests/run.sh after tests/boot/lib.sh.
 
-printf 'module payload for the boot tests\n' >build/tests-blob.bin 2>/dev/null ||
-	{ mkdir -p build && printf 'module payload for the boot tests\n' >build/tests-blob.bin; }
+G=build/guests
 
 # Bochs (BIOS, VMX with EPT and unrestricted guest): the full report.
 # A bad option and an unknown option warn; the boot goes on.
 boot report bochs 60 -c 'loglevel=debug no_such_option=1 on_exit=explode' \
-	-m 'build/tests-blob.bin name=demo mem=16M'
+	-m "$G/real-hlt.bin name=demo mem=16M"
 expect "banner" '^\[cpu0\] hv [0-9.]+: bare-metal Intel VT-x hypervisor, booted by GRUB'
 expect "CPU vendor, family and model" 'CPU: GenuineIntel family 0x6 model 0x55'
 expect "CPU count from the MADT" 'CPUs: 1 enabled \(0 disabled\) in the MADT, local APIC at 0xfee00000'
 expect "usable memory" 'memory: 51[0-9] MiB usable per the multiboot2 memory map'
 expect "hypervisor footprint" 'hypervisor: image 0x200000-0x[0-9a-f]+ \([0-9]+ KiB\), frame bitmap'
-expect "module with its arguments" "module 0: 0x[0-9a-f]+-0x[0-9a-f]+ \\(34 bytes\\) args 'name=demo mem=16M'"
+expect "module with its arguments" "module 0: 0x[0-9a-f]+-0x[0-9a-f]+ \\(2 bytes\\) args 'name=demo mem=16M'"
 expect "unknown option warns" "warning: unknown option 'no_such_option' ignored"
 expect "bad option value warns" "warning: bad value for option 'on_exit': 'explode' \\(expected poweroff, halt or reboot\\)"
 expect "IA32_FEATURE_CONTROL state" 'IA32_FEATURE_CONTROL 0x5: locked by firmware, VMX outside SMX on'
@@ -22,6 +21,10 @@ expect "VPID and preemption timer" 'VMX: VPID yes, preemption timer yes'
 expect "true controls" 'VMX: revision 0x2b, VMCS region 4096 bytes, true controls yes'
 expect "VMX usable" 'VMX usable: EPT and unrestricted guest present'
 expect "ACPI power-off" 'ACPI: power-off by S5'
+expect "VMXON" 'VMX on: VMXON region at 0x[0-9a-f]+, EPT pages up to 1 GiB, VPID on, preemption timer on'
+expect "the module ran as a VM" '^\[cpu0\] VM-END name=demo cause=hlt status=0 exits=1 hlt=1$'
+expect "HV-END" '^\[cpu0\] HV-END vms=1 failed=0$'
+expect "no frame leaked" 'frames: [0-9]+ free before the first VM and after the last'
 expect_none "no errors" 'error:|exception'
 expect_rc "powers off (default on_exit)" 0
 
@@ -60,6 +63,61 @@ expect "control registers" 'cr0 [0-9a-f]{16} cr2 00007ffffffff000 cr3 [0-9a-f]{1
 expect "stack trace" 'stack trace \(addr2line'
 expect "halted" 'hypervisor halted'
 expect_rc "halts (time limit ends it)" 124
+
+# The VMX core: guests in every mode, each checking what it sees and
+# ending with its failure count; the exit counts are derived in each
+# guest's header comment.
+boot guests bochs 120 \
+	-m "$G/real-basic.bin name=real" \
+	-m "$G/prot32-basic.bin name=prot32 mode=prot32" \
+	-m "$G/long64-basic.bin name=long64 mode=long64" \
+	-m "$G/long64-basic.bin name=lazy mode=long64 mem=4M ept=lazy" \
+	-m "$G/real-hlt.bin name=hlt" \
+	-m "$G/real-shutdown.bin name=shutdown" \
+	-m "$G/long64-triple.bin name=triple mode=long64" \
+	-m "$G/real-hlt.bin name=badkey frobnicate=1" \
+	-m "$G/real-hlt.bin name=badmem mem=lots" \
+	-m "$G/real-hlt.bin name=toobig mem=64G" \
+	-m "$G/long64-basic.bin name=lowload mode=long64 load=0x2000"
+expect "real: serial output of the guest" '^\[cpu0\] real\| real mode guest: string IO, CPUID policy, fw_cfg$'
+expect "real: REP OUTSB with DF=1" '^\[cpu0\] real\| string out backwards$'
+expect "real: checks passed, exact CPUID and IO counts" \
+	'^\[cpu0\] VM-END name=real cause=debug-exit status=0 exits=15 cpuid=3 io=12$'
+expect "prot32: print hypercall" '^\[cpu0\] prot32\| hello through the print hypercall$'
+expect "prot32: REP OUTSW" '^\[cpu0\] prot32\| ok$'
+expect "prot32: #GP from MSRs and CR4.VMXE, #UD from VMX instructions, XSETBV, hypercalls" \
+	'^\[cpu0\] VM-END name=prot32 cause=hypercall status=0 exits=28 invd=1 vmcall=4 vmlaunch=1 vmread=1 vmresume=1 vmxoff=1 vmxon=1 cr=1 io=6 rdmsr=4 wrmsr=3 invept=1 wbinvd=1 xsetbv=2$'
+expect "prot32: port without a device listed" 'warning: VM prot32: ports with no device: 0x61\(in 1, out 0\)'
+expect "long64: memory checks passed" '^\[cpu0\] long64\| long64 memory checks passed$'
+expect "long64: access outside RAM named" \
+	'error: VM long64: ept-violation: read of guest-physical 0x1000000 \(outside its RAM\) at RIP 0x1001[0-9a-f]{2}$'
+expect "long64: eager EPT, one violation (the access outside RAM)" \
+	'^\[cpu0\] VM-END name=long64 cause=ept-violation status=16777216 exits=15 cpuid=1 vmcall=1 io=12 ept_violation=1$'
+expect "lazy: every page filled on first touch" 'VM lazy: 1024 EPT pages filled on first touch'
+expect "lazy: 1024 pages + the access outside RAM" \
+	'^\[cpu0\] VM-END name=lazy cause=ept-violation status=4194304 exits=1039 cpuid=1 vmcall=1 io=12 ept_violation=1025$'
+expect "hlt with interrupts off" '^\[cpu0\] VM-END name=hlt cause=hlt status=0 exits=1 hlt=1$'
+expect "shutdown port" '^\[cpu0\] VM-END name=shutdown cause=shutdown-port status=0 exits=1 io=1$'
+expect "triple fault with RIP and the exits before it" 'VM triple: triple fault at RIP 0x100008; exits before it: cpuid io$'
+expect "triple fault ends the VM" '^\[cpu0\] VM-END name=triple cause=triple-fault status=0 exits=3 triple_fault=1 cpuid=1 io=1$'
+expect "unknown module key: clear line" "error: VM badkey: unknown key 'frobnicate'"
+expect "unknown module key: cause=error" '^\[cpu0\] VM-END name=badkey cause=error status=0 exits=0$'
+expect "bad mem value" "error: VM badmem: bad value for 'mem': 'lots'"
+expect "not enough memory" 'error: VM toobig: not enough memory for mem=65536M'
+expect "long64 image over the page tables" 'error: VM lowload: long64 images load at 0x10000 or above'
+expect "HV-END counts the failed VMs" '^\[cpu0\] HV-END vms=11 failed=7$'
+expect "every frame returned" 'frames: [0-9]+ free before the first VM and after the last'
+expect_rc "powers off after the last VM" 0
+
+# Hypervisor option ept=lazy, and a VM entry that fails its checks: the
+# decoded reason and the VMCS dump, then the next VM still runs.
+boot entryfail bochs 60 -c 'ept=lazy selftest=entry-failure' \
+	-m "$G/real-hlt.bin name=first" -m "$G/real-hlt.bin name=second"
+expect "failed entry decoded" 'error: VM first: VM entry failed: invalid guest state \(exit reason 33\)'
+expect "VMCS dump" 'error:   GUEST_ACTIVITY_STATE +0x7$'
+expect "cause=entry-failure" '^\[cpu0\] VM-END name=first cause=entry-failure status=33'
+expect "ept=lazy from the hypervisor options" 'VM second: 16 MiB RAM, real mode, EPT lazy'
+expect "next VM runs, one first-touch fill" '^\[cpu0\] VM-END name=second cause=hlt status=0 exits=2 hlt=1 ept_violation=1$'
 
 # KVM with nested VMX, where this machine has it.
 boot kvm kvm 60

@@ -28,8 +28,9 @@ boot() {
 		return
 	fi
 	local start=$SECONDS
-	tools/boot.sh -e "$engine" -t "$secs" "$iso" >"$BOOT_LOG" 2>"$LOGS/$BOOT_NAME.boot.err"
-	BOOT_RC=$?
+	# The UART sends CRLF; assertions match on plain lines.
+	tools/boot.sh -e "$engine" -t "$secs" "$iso" 2>"$LOGS/$BOOT_NAME.boot.err" | tr -d '\r' >"$BOOT_LOG"
+	BOOT_RC=${PIPESTATUS[0]}
 	if [ "$BOOT_RC" -eq 77 ]; then
 		echo "skip boot $BOOT_NAME: $(head -1 "$LOGS/$BOOT_NAME.boot.err")"
 	else

@@ -1,0 +1,197 @@
+/* VMX pure logic: control adjustment, fixed bits, exit-qualification
+ * decoding, string-IO arithmetic, module arguments. */
+#include "unit.h"
+
+#include "vmx/caps.h"
+#include "vmx/decode.h"
+#include "vmx/vmconfig.h"
+
+static void test_adjust_controls(void **state)
+{
+	(void)state;
+	/* allowed-0 (must be 1): bits 1, 4; allowed-1 (may be 1): 0-7, 31 */
+	uint64_t cap = ((uint64_t)0x800000ffu << 32) | 0x12;
+	uint32_t out, missing;
+	assert_true(vmx_adjust_controls(cap, 1u << 7, (1u << 3) | (1u << 20), &out, &missing));
+	assert_int_equal(out, (1u << 7) | (1u << 3) | 0x12); /* bit 20 dropped: not allowed */
+	assert_int_equal(missing, 0);
+	assert_false(vmx_adjust_controls(cap, (1u << 7) | (1u << 9) | (1u << 30), 0, &out, &missing));
+	assert_int_equal(missing, (1u << 9) | (1u << 30));
+	assert_int_equal(out, (1u << 7) | 0x12);
+}
+
+static void test_adjust_bochs_true_procbased(void **state)
+{
+	(void)state;
+	/* Bochs' TRUE_PROCBASED: CR3 load/store exiting (15, 16) may be 0. */
+	uint64_t cap = 0xf7f9fffe04006172ull;
+	uint32_t out, missing;
+	uint32_t required = (1u << 7) | (1u << 25) | (1u << 28) | (1u << 31);
+	assert_true(vmx_adjust_controls(cap, required, 0, &out, &missing));
+	assert_int_equal(out & ((1u << 15) | (1u << 16)), 0);
+	assert_int_equal(out & 0x04006172, 0x04006172);
+}
+
+static void test_fixed_bits(void **state)
+{
+	(void)state;
+	/* typical: CR0 fixed0 PE|NE|PG, fixed1 all low 32 bits */
+	assert_int_equal(vmx_fixed_bits(0x10, 0x80000021, 0xffffffff), 0x80000031);
+	/* CR4: VMXE forced on, bits not in fixed1 forced off */
+	assert_int_equal(vmx_fixed_bits(0x20 | (1ull << 23), 0x2000, 0x3727ff), 0x2020);
+}
+
+static void test_decode_io(void **state)
+{
+	(void)state;
+	/* OUT DX, AL to 0x3f8: size 0, out, DX form */
+	struct io_qual q = decode_io(0x03f80000);
+	assert_int_equal(q.port, 0x3f8);
+	assert_int_equal(q.size, 1);
+	assert_false(q.in || q.string || q.rep || q.imm);
+	/* REP INSW from 0x1f0: size 1, in, string, rep */
+	q = decode_io(0x01f00000 | 1 | 8 | 16 | 32);
+	assert_int_equal(q.size, 2);
+	assert_true(q.in && q.string && q.rep && !q.imm);
+	/* IN EAX, 0x71 (immediate) */
+	q = decode_io(0x00710000 | 3 | 8 | 64);
+	assert_int_equal(q.size, 4);
+	assert_true(q.in && q.imm);
+}
+
+static void test_decode_cr_and_ept(void **state)
+{
+	(void)state;
+	/* MOV CR4, RBX: cr 4, type 0, gpr 3 */
+	struct cr_qual c = decode_cr(0x304);
+	assert_int_equal(c.cr, 4);
+	assert_int_equal(c.type, CR_MOV_TO);
+	assert_int_equal(c.gpr, 3);
+	/* LMSW with source 0x000f */
+	c = decode_cr((0xfull << 16) | (3 << 4));
+	assert_int_equal(c.type, CR_LMSW);
+	assert_int_equal(c.lmsw_data, 0xf);
+	/* MOV R12, CR3 */
+	c = decode_cr(0xc13);
+	assert_int_equal(c.type, CR_MOV_FROM);
+	assert_int_equal(c.gpr, 12);
+
+	struct ept_qual e = decode_ept(0x2 | 0x80);
+	assert_true(e.write && !e.read && !e.fetch && e.linear_valid);
+	assert_string_equal(ept_access_name(&e), "write");
+	e = decode_ept(0x5);
+	assert_string_equal(ept_access_name(&e), "fetch");
+	e = decode_ept(0x1 | (0x7 << 3));
+	assert_int_equal(e.allowed, 7);
+	assert_string_equal(ept_access_name(&e), "read");
+}
+
+static void test_strio_batch(void **state)
+{
+	(void)state;
+	/* forward, bytes, from mid-page: up to the page end */
+	assert_int_equal(strio_batch(10000, 0x1f00, 1, false, 100000), 0x100);
+	/* count smaller than the room */
+	assert_int_equal(strio_batch(64, 0x1f00, 1, false, 100000), 64);
+	/* the max per exit */
+	assert_int_equal(strio_batch(10000, 0x1000, 1, false, 100), 100);
+	/* backwards from 0x1010 with words: 0x1010, 0x100e, ... 0x1000 = 9 */
+	assert_int_equal(strio_batch(100, 0x1010, 2, true, 100000), 9);
+	/* dwords starting at the last dword of a page: exactly one */
+	assert_int_equal(strio_batch(100, 0x1ffc, 4, false, 100000), 1);
+	/* a dword straddling the page boundary goes alone, either way */
+	assert_int_equal(strio_batch(100, 0x1ffe, 4, false, 100000), 1);
+	assert_int_equal(strio_batch(100, 0x1ffe, 4, true, 100000), 1);
+	/* zero count: nothing */
+	assert_int_equal(strio_batch(0, 0x1000, 1, false, 100), 0);
+	/* RCX = 2^64-1: still one page's worth */
+	assert_int_equal(strio_batch(UINT64_MAX, 0x5000, 4, false, 100000), 1024);
+}
+
+static void test_address_size_and_wrap(void **state)
+{
+	(void)state;
+	assert_int_equal(insn_info_addr_mask(0 << 7), 0xffff);
+	assert_int_equal(insn_info_addr_mask(1 << 7), 0xffffffff);
+	assert_int_equal(insn_info_addr_mask(2 << 7), UINT64_MAX);
+	assert_int_equal(insn_info_segment(3 << 15), 3);
+	/* SI wraps at 64 KiB, the upper bits of RSI are kept */
+	assert_int_equal(masked_add(0x12340000ffffull, 1, 0xffff), 0x123400000000ull);
+	assert_int_equal(masked_add(0xabcd00000000ull, -2, 0xffffffff), 0xabcdfffffffeull);
+	/* RCX with a 32-bit address size counts down in ECX only */
+	assert_int_equal(masked_add(0x100000005ull, -5, 0xffffffff), 0x100000000ull);
+	assert_int_equal(masked_add(5, -5, UINT64_MAX), 0);
+}
+
+static void test_exit_names(void **state)
+{
+	(void)state;
+	assert_string_equal(exit_reason_name(EXIT_CPUID), "cpuid");
+	assert_string_equal(exit_reason_name(EXIT_IO), "io");
+	assert_string_equal(exit_reason_name(EXIT_EPT_VIOLATION), "ept_violation");
+	assert_string_equal(exit_reason_name(9999), "unknown");
+	assert_string_equal(exit_reason_name(35), "unknown"); /* a gap in the table */
+}
+
+static void test_vm_config(void **state)
+{
+	(void)state;
+	struct vm_config c;
+	char err[200];
+
+	assert_true(vm_config_parse("", "vm0", EPT_EAGER, &c, err, sizeof(err)));
+	assert_string_equal(c.name, "vm0");
+	assert_int_equal(c.mem, 16ull << 20);
+	assert_int_equal(c.mode, MODE_REAL);
+	assert_false(c.load_set || c.entry_set);
+	assert_int_equal(c.ept, EPT_EAGER);
+
+	assert_true(vm_config_parse("name=web mem=64M mode=long64 load=0x200000 entry=0x200010 ept=lazy", "vm1",
+				    EPT_EAGER, &c, err, sizeof(err)));
+	assert_string_equal(c.name, "web");
+	assert_int_equal(c.mem, 64ull << 20);
+	assert_int_equal(c.mode, MODE_LONG64);
+	assert_true(c.load_set && c.load == 0x200000);
+	assert_true(c.entry_set && c.entry == 0x200010);
+	assert_int_equal(c.ept, EPT_LAZY);
+
+	/* the hypervisor's default applies without ept= */
+	assert_true(vm_config_parse("mode=prot32", "x", EPT_LAZY, &c, err, sizeof(err)));
+	assert_int_equal(c.ept, EPT_LAZY);
+
+	assert_false(vm_config_parse("mem=16M colour=blue", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "unknown key 'colour'"));
+	assert_false(vm_config_parse("mode=virtual86", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "bad value for 'mode': 'virtual86'"));
+	assert_false(vm_config_parse("mem=512K", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "bad value for 'mem'"));
+	assert_false(vm_config_parse("mem=1000000001", "x", EPT_EAGER, &c, err, sizeof(err))); /* not whole pages */
+	assert_false(vm_config_parse("mem=65G", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("load=", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("entry=0xZZ", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("ept=sometimes", "x", EPT_EAGER, &c, err, sizeof(err)));
+
+	/* names are one printable word, at most VM_NAME_MAX - 1 characters */
+	assert_true(vm_config_parse("name=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "x", EPT_EAGER, &c, err,
+				    sizeof(err)));
+	assert_int_equal(strlen(c.name), VM_NAME_MAX - 1);
+	assert_true(vm_config_parse("name=a\x01" "b", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_string_equal(c.name, "a_b");
+	assert_string_equal(guest_mode_name(MODE_PROT32), "prot32");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_adjust_controls),
+		cmocka_unit_test(test_adjust_bochs_true_procbased),
+		cmocka_unit_test(test_fixed_bits),
+		cmocka_unit_test(test_decode_io),
+		cmocka_unit_test(test_decode_cr_and_ept),
+		cmocka_unit_test(test_strio_batch),
+		cmocka_unit_test(test_address_size_and_wrap),
+		cmocka_unit_test(test_exit_names),
+		cmocka_unit_test(test_vm_config),
+	};
+	return cmocka_run_group_tests_name("vmx", tests, NULL, NULL);
+}
