@@ -55,34 +55,44 @@ all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 deps:
 	@tools/deps.sh build
 
+# V=1 shows the full commands.
+Q := $(if $(V),,@)
+
 $(BUILD)/k/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) -c $< -o $@
 
 $(BUILD)/k/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(KASFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
 
 $(BUILD)/hv.elf: $(KOBJS) linker.ld
-	$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KOBJS)
 
 $(BUILD)/hv.iso: $(BUILD)/hv.elf tools/mkimage.sh
-	tools/mkimage.sh -o $@ -k $(BUILD)/hv.elf
+	@$(if $(Q),echo "  ISO     $@")
+	$(Q)tools/mkimage.sh -o $@ -k $(BUILD)/hv.elf
 
 guests: $(GUESTS)
 
 $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
-	$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
+	$(Q)$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
 
 $(BUILD)/host/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(HCFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  HOSTCC  $<")
+	$(Q)$(CC) $(HCFLAGS) -c $< -o $@
 
 $(BUILD)/unit/%: tests/unit/%.c $(HOST_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HCFLAGS) $< $(HOST_OBJS) -lcmocka -o $@
+	@$(if $(Q),echo "  UNIT    $@")
+	$(Q)$(CC) $(HCFLAGS) $< $(HOST_OBJS) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 	@tools/deps.sh test

@@ -119,6 +119,15 @@ expect "cause=entry-failure" '^\[cpu0\] VM-END name=first cause=entry-failure st
 expect "ept=lazy from the hypervisor options" 'VM second: 16 MiB RAM, real mode, EPT lazy'
 expect "next VM runs, one first-touch fill" '^\[cpu0\] VM-END name=second cause=hlt status=0 exits=2 hlt=1 ept_violation=1$'
 
+# The demo `make run` shows: CPUID policy, serial output, lazy EPT.
+boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
+expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
+expect "demo: hypervisor signature" '^\[cpu0\] demo\| hypervisor \(leaf 0x40000000\): hvhypervisor$'
+expect "demo: VMX hidden" 'demo\| VMX visible to me: +no'
+expect "demo: every page touched" 'demo\| touched 8192 pages \(32 MiB\)'
+expect "demo: ends cleanly, one first-touch exit per page" \
+	'^\[cpu0\] VM-END name=demo cause=debug-exit status=0 exits=8222 cpuid=3 vmcall=1 io=26 ept_violation=8192$'
+
 # KVM with nested VMX, where this machine has it.
 boot kvm kvm 60
 expect "VMX usable under KVM" 'VMX usable'

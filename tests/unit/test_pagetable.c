@@ -167,6 +167,23 @@ static void test_high_addresses(void **state)
 	assert_int_equal(pt_index(va, 2), 511);
 }
 
+static void test_lazy_fill_page_by_page(void **state)
+{
+	(void)state;
+	/* As ept_fill does: one 4K leaf per first touch. The first fill
+	 * builds the path (PDPT, PD, PT); the rest of that 2M reuse it. */
+	for (uint64_t a = 0x200000; a < 0x400000; a += KiB4) {
+		assert_true(pt_map(&pt, a, 0x80000000 + a, KiB4, LEAF));
+		if (a == 0x200000)
+			assert_int_equal(pt.tables, 4);
+	}
+	assert_int_equal(pt.tables, 4);
+	check(0x3ff123, 0x803ff123, 1);
+	/* the next 2M needs one more page table */
+	assert_true(pt_map(&pt, 0x400000, 0x400000, KiB4, LEAF));
+	assert_int_equal(pt.tables, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +195,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_large_leaf_replaces_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lazy_fill_page_by_page, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pagetable", tests, NULL, NULL);
 }
