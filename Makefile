@@ -22,16 +22,16 @@ KASFLAGS := -I. -MMD -MP -g
 KLDFLAGS := -n -nostdlib -T linker.ld -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments
 
 KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
-	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c \
+	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \
-	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/loader.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c
+	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/loader.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
-	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c vmx/image.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -39,7 +39,10 @@ HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
 
 # Test guests: flat binaries, linked where the loader puts each mode by
 # default (real mode at 0x7c00, prot32 and long64 at 1 MiB).
-GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/guests/%.bin,$(wildcard tests/guests/*.S))
+FLAT_GUEST_SRCS := $(wildcard tests/guests/real-*.S tests/guests/prot32-*.S tests/guests/long64-*.S)
+GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/guests/%.bin,$(FLAT_GUEST_SRCS)) \
+	  $(BUILD)/guests/mb-elf.elf $(BUILD)/guests/mb-aout.bin \
+	  $(BUILD)/guests/elf64-kernel.elf $(BUILD)/guests/elf32-kernel.elf
 GUEST_LINK_real := -m elf_i386 -Ttext 0x7c00
 GUEST_LINK_prot32 := -m elf_i386 -Ttext 0x100000
 GUEST_LINK_long64 := -Ttext 0x100000
@@ -83,6 +86,33 @@ $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/guest.h
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
 	$(Q)$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
+
+# Kernels in other formats: multiboot (ELF32 and a.out kludge) at 4 MiB
+# like kvm-unit-tests, ELF64 at 2 MiB, plain ELF32 at 1 MiB.
+GUEST_KERNEL_LD := --no-warn-rwx-segments -z noexecstack -z max-page-size=0x1000
+$(BUILD)/guests/mb-elf.elf: tests/guests/multiboot-check.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/mb-elf.o
+	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x400000 -o $@ $(BUILD)/guests/mb-elf.o
+
+$(BUILD)/guests/mb-aout.bin: tests/guests/multiboot-check.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -m32 -DAOUT -c -I tests/guests $< -o $(BUILD)/guests/mb-aout.o
+	$(Q)$(LD) -m elf_i386 -Ttext 0x400000 --oformat binary -o $@ $(BUILD)/guests/mb-aout.o
+
+$(BUILD)/guests/elf64-%.elf: tests/guests/elf64-%.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -c -I tests/guests $< -o $(BUILD)/guests/elf64-$*.o
+	$(Q)$(LD) $(GUEST_KERNEL_LD) -Ttext 0x200000 -o $@ $(BUILD)/guests/elf64-$*.o
+
+$(BUILD)/guests/elf32-%.elf: tests/guests/elf32-%.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/elf32-$*.o
+	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x100000 -o $@ $(BUILD)/guests/elf32-$*.o
 
 $(BUILD)/host/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -91,8 +91,26 @@ static inline uint64_t rdtsc(void)
 #define CR0_NE (1ull << 5)
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
+#define CR4_PSE (1ull << 4)
+#define CR4_OSFXSR (1ull << 9)
 #define CR4_VMXE (1ull << 13)
 #define CR4_OSXSAVE (1ull << 18)
+
+/* XCR0 components whose rules the hypervisor knows (SDM vol. 1, 13.3):
+ * x87, SSE, AVX, MPX (2 bits), AVX-512 (3 bits), PKRU, AMX (2 bits). */
+#define XCR0_X87 (1ull << 0)
+#define XCR0_SSE (1ull << 1)
+#define XCR0_AVX (1ull << 2)
+#define XCR0_MPX (3ull << 3)
+#define XCR0_AVX512 (7ull << 5)
+#define XCR0_PKRU (1ull << 9)
+#define XCR0_AMX (3ull << 17)
+#define XCR0_KNOWN (XCR0_X87 | XCR0_SSE | XCR0_AVX | XCR0_MPX | XCR0_AVX512 | XCR0_PKRU | XCR0_AMX)
+
+static inline void xsetbv(uint32_t index, uint64_t value)
+{
+	__asm__ volatile("xsetbv" : : "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)));
+}
 
 /* RFLAGS bits. */
 #define RFLAGS_CF (1ull << 0)

@@ -9,6 +9,7 @@
 #include "arch-x86/cpuinfo.h"
 #include "arch-x86/gdt.h"
 #include "arch-x86/idt.h"
+#include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
 #include "drivers/acpi.h"
@@ -173,6 +174,8 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 		power_exit(options.on_exit);
 	}
 	log_info("VMX usable: EPT and unrestricted guest present");
+	const char *how = tsc_calibrate();
+	log_info("TSC: %llu MHz, measured with %s", (unsigned long long)(tsc_hz / 1000000), how);
 	if (!vmx_configure() || !vmx_on())
 		power_exit(options.on_exit);
 	cpuid_policy_init();

@@ -1,5 +1,6 @@
 #include "vmx/caps.h"
 
+#include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 
 enum vmx_verdict vmx_verdict(const struct vmx_caps *c)
@@ -50,4 +51,17 @@ bool vmx_adjust_controls(uint64_t cap, uint32_t required, uint32_t optional, uin
 	*missing = required & ~may_be_1;
 	*out = ((required | optional) & may_be_1) | must_be_1;
 	return *missing == 0;
+}
+
+bool xcr0_valid(uint64_t val, uint64_t supported)
+{
+	if (!(val & XCR0_X87) || (val & ~supported))
+		return false;
+	if ((val & XCR0_AVX) && !(val & XCR0_SSE))
+		return false;
+	if ((val & XCR0_AVX512) && ((val & XCR0_AVX512) != XCR0_AVX512 || !(val & XCR0_AVX)))
+		return false;
+	if ((val & XCR0_MPX) && (val & XCR0_MPX) != XCR0_MPX)
+		return false;
+	return !(val & XCR0_AMX) || (val & XCR0_AMX) == XCR0_AMX;
 }

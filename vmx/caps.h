@@ -77,6 +77,14 @@ static inline uint64_t vmx_fixed_bits(uint64_t value, uint64_t fixed0, uint64_t 
 	return (value | fixed0) & fixed1;
 }
 
+/* Is VAL a valid XCR0 on a CPU whose XCR0-settable bits are SUPPORTED?
+ * (SDM vol. 1, 13.3; vol. 2C, XSETBV): x87 always on, AVX needs SSE,
+ * AVX-512 all three bits and AVX, the MPX bits together, the AMX bits
+ * together. The hypervisor executes a guest's XSETBV itself only after
+ * this, with SUPPORTED limited to components whose rules are known here,
+ * so that it cannot fault. */
+bool xcr0_valid(uint64_t val, uint64_t supported);
+
 enum vmx_verdict {
 	VMX_USABLE,
 	VMX_ABSENT,		 /* CPUID says no VMX */

@@ -11,6 +11,7 @@
 #define EXT_BASE 0x80000000u
 #define EXT_MAX 0x20
 
+#define CPUID1_ECX_MONITOR (1u << 3)
 #define CPUID1_ECX_VMX (1u << 5)
 #define CPUID1_ECX_OSXSAVE (1u << 27)
 #define CPUID1_ECX_HYPERVISOR (1u << 31)
@@ -46,7 +47,9 @@ void cpuid_policy_init(void)
 			basic[l][s] = real_cpuid(l, s);
 	basic[0][0].eax = basic_max;
 
-	basic[1][0].ecx &= ~(CPUID1_ECX_VMX | CPUID1_ECX_OSXSAVE);
+	/* MONITOR/MWAIT raise #UD in guests (a guest must not idle the CPU
+	 * under the hypervisor), so they are not offered. */
+	basic[1][0].ecx &= ~(CPUID1_ECX_VMX | CPUID1_ECX_OSXSAVE | CPUID1_ECX_MONITOR);
 	basic[1][0].ecx |= CPUID1_ECX_HYPERVISOR;
 	if (basic_max >= 0xa)
 		memset(&basic[0xa][0], 0, sizeof(basic[0xa][0]));

@@ -1,7 +1,8 @@
 /*
  * What guests see from CPUID: a table filled once at boot from the real
  * CPUID, under the policy below, so a CPUID exit is a table lookup.
- *   - leaf 1: ECX.VMX[5] clear (no nested VMX), ECX.hypervisor[31] set,
+ *   - leaf 1: ECX.VMX[5] clear (no nested VMX), ECX.MONITOR[3] clear
+ *     (MONITOR/MWAIT raise #UD), ECX.hypervisor[31] set,
  *     ECX.OSXSAVE[27] follows the guest's own CR4.OSXSAVE;
  *   - leaf 0xA (performance monitoring): all zero, no PMU is virtualized;
  *   - 0x40000000: highest hypervisor leaf and the signature "hvhypervisor";

@@ -120,11 +120,13 @@ uint64_t insn_info_addr_mask(uint32_t info);
 /* Segment register (0 ES .. 5 GS) from bits 17:15 (OUTS only). */
 unsigned insn_info_segment(uint32_t info);
 
-/* REGISTER advanced by DELTA (signed) within MASK, the rest kept: how
- * RSI/RDI/RCX move under a 16- or 32-bit address size. */
+/* REGISTER advanced by DELTA (signed) within MASK: how RSI/RDI/RCX move
+ * under an address size. A 16-bit update keeps bits 63:16; a 32-bit one
+ * zero-extends, as every 32-bit register write does (SDM vol. 1, 3.4.1.1). */
 static inline uint64_t masked_add(uint64_t reg, int64_t delta, uint64_t mask)
 {
-	return (reg & ~mask) | ((reg + (uint64_t)delta) & mask);
+	uint64_t keep = mask == 0xffff ? ~mask : 0;
+	return (reg & keep) | ((reg + (uint64_t)delta) & mask);
 }
 
 #endif

@@ -15,9 +15,18 @@ enum { UART_DATA, UART_IER, UART_IIR_FCR, UART_LCR, UART_MCR, UART_LSR, UART_MSR
 #define IIR_FIFO_ENABLED 0xc0
 #define MSR_DCD_DSR_CTS 0xb0
 
+/* Guest text reaches the console with every control or non-ASCII byte
+ * shown as '.', so no guest can forge a hypervisor line (a VM-END after a
+ * carriage return) or send escape sequences to the user's terminal. */
 void guest_output(struct vm *vm, const char *text, unsigned len)
 {
-	log_info("%s| %.*s", vm->cfg.name, (int)len, text);
+	char clean[256];
+
+	if (len > sizeof(clean))
+		len = sizeof(clean);
+	for (unsigned i = 0; i < len; i++)
+		clean[i] = (text[i] >= ' ' && text[i] < 0x7f) ? text[i] : '.';
+	log_info("%s| %.*s", vm->cfg.name, (int)len, clean);
 }
 
 static void uart_flush(struct vm *vm)
@@ -37,8 +46,7 @@ static void uart_putc(struct vm *vm, char c)
 	}
 	if (c == '\r')
 		return;
-	/* Control characters would garble the console: shown as '.'. */
-	u->line[u->len++] = (c >= ' ' && c < 0x7f) ? c : '.';
+	u->line[u->len++] = c;
 	if (u->len == sizeof(u->line))
 		uart_flush(vm);
 }

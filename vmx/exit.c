@@ -168,32 +168,82 @@ static void handle_wrmsr(struct vcpu *v)
 	vcpu_skip(LEN_WRMSR);
 }
 
-/* MOV to CR0: the write exited because it changes a bit the host owns
- * (NE, or one CR0_FIXED1 forbids). Reserved bits and impossible
- * combinations fault as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR). */
+/* CR0 as the guest last set it: the read shadow holds the bits the host
+ * owns (the guest/host mask), GUEST_CR0 the others (SDM vol. 3C, 25.6.6). */
+static uint64_t guest_cr0(void)
+{
+	uint64_t mask = vmcs_readnat(CR0_GUEST_HOST_MASK);
+	return (vmcs_readnat(CR0_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR0) & ~mask);
+}
+
+static uint64_t guest_cr4(void)
+{
+	uint64_t mask = vmcs_readnat(CR4_GUEST_HOST_MASK);
+	return (vmcs_readnat(CR4_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR4) & ~mask);
+}
+
+/* PAE paging outside long mode takes its four PDPTEs from CR3 when paging
+ * is switched on or CR3/CR4 change; with EPT the CPU takes them from the
+ * VMCS on entry, so an emulated change must load them (SDM vol. 3A, 5.4.1;
+ * vol. 3C, 28.3.1). A present entry with reserved bits is #GP. */
+static bool load_pdptes(struct vcpu *v, uint64_t cr3)
+{
+	static const uint64_t reserved = 0x1e6ull | 0xfff0000000000000ull;
+	uint64_t pdpte[4];
+	const void *p = gpa_to_hva(v->vm, cr3 & 0xffffffe0ull, sizeof(pdpte));
+
+	if (!p)
+		return false;
+	memcpy(pdpte, p, sizeof(pdpte));
+	for (int i = 0; i < 4; i++)
+		if ((pdpte[i] & 1) && (pdpte[i] & reserved))
+			return false;
+	vmcs_write64(GUEST_PDPTE0, pdpte[0]);
+	vmcs_write64(GUEST_PDPTE1, pdpte[1]);
+	vmcs_write64(GUEST_PDPTE2, pdpte[2]);
+	vmcs_write64(GUEST_PDPTE3, pdpte[3]);
+	return true;
+}
+
+/* Paging changed under the guest: drop its cached translations. */
+static void flush_guest_tlb(struct vcpu *v)
+{
+	if (hv_vmx.vpid)
+		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
+}
+
+/* MOV to CR0 that exited because it changes a bit the host owns (NE, or a
+ * bit CR0_FIXED1 forbids). Reserved bits and impossible combinations fault
+ * as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR); switching paging on
+ * with EFER.LME enters long mode (10.8.5), which the emulation must do
+ * itself, as must loading PAE PDPTEs. */
 static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
 	uint64_t fixed0 = c->cr0_fixed0 & ~(CR0_PE | CR0_PG);
-	uint64_t old = vmcs_readnat(CR0_READ_SHADOW);
+	uint64_t old = guest_cr0(), cr4 = guest_cr4();
+	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
 
 	if (val >> 32 || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & (1ull << 29)) && !(val & (1ull << 30))))
 		return false; /* reserved, PG without PE, NW without CD */
-	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
-	if ((val & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME)) {
-		/* Paging on with LME: long mode becomes active (10.8.5). */
-		if (!(vmcs_readnat(GUEST_CR4) & CR4_PAE))
+	bool paging_on = (val & CR0_PG) && !(old & CR0_PG), paging_off = !(val & CR0_PG) && (old & CR0_PG);
+	if (paging_on && (efer & EFER_LME)) {
+		if (!(cr4 & CR4_PAE))
 			return false;
 		vmcs_write64(GUEST_IA32_EFER, efer | EFER_LMA);
 		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
 		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
-	} else if (!(val & CR0_PG) && (old & CR0_PG) && (efer & EFER_LMA)) {
+	} else if (paging_on && (cr4 & CR4_PAE) && !load_pdptes(v, vmcs_readnat(GUEST_CR3))) {
+		return false;
+	} else if (paging_off && (efer & EFER_LMA)) {
 		vmcs_write64(GUEST_IA32_EFER, efer & ~EFER_LMA);
 		v->entry_controls &= ~ENTRY_IA32E_MODE_GUEST;
 		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
 	}
 	vmcs_writenat(GUEST_CR0, vmx_fixed_bits(val, fixed0, c->cr0_fixed1));
 	vmcs_writenat(CR0_READ_SHADOW, val);
+	if (paging_on || paging_off)
+		flush_guest_tlb(v);
 	return true;
 }
 
@@ -203,14 +253,36 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
-	(void)v;
+	uint64_t old = guest_cr4();
+	bool long_mode = vmcs_read64(GUEST_IA32_EFER) & EFER_LMA;
 
 	if ((val & CR4_VMXE) || (val & ~c->cr4_fixed1) || val >> 32)
 		return false;
-	if (!(val & CR4_PAE) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA))
+	if (!(val & CR4_PAE) && long_mode)
 		return false; /* leaving PAE in long mode */
+	/* PAE paging: a change of PAE, PSE or PGE reloads the PDPTEs. */
+	if ((guest_cr0() & CR0_PG) && (val & CR4_PAE) && !long_mode && ((val ^ old) & 0xb0) &&
+	    !load_pdptes(v, vmcs_readnat(GUEST_CR3)))
+		return false;
 	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(val, c->cr4_fixed0, c->cr4_fixed1));
 	vmcs_writenat(CR4_READ_SHADOW, val);
+	if ((val ^ old) & 0xb0)
+		flush_guest_tlb(v);
+	return true;
+}
+
+/* MOV to CR3, reached only on CPUs that force CR3-load exiting: bits above
+ * the physical-address width are reserved (#GP). */
+static bool guest_write_cr3(struct vcpu *v, uint64_t val)
+{
+	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xff;
+	if (val >> maxphy)
+		return false;
+	if ((guest_cr0() & CR0_PG) && (guest_cr4() & CR4_PAE) && !(vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) &&
+	    !load_pdptes(v, val))
+		return false;
+	vmcs_writenat(GUEST_CR3, val);
+	flush_guest_tlb(v);
 	return true;
 }
 
@@ -225,15 +297,19 @@ static void handle_cr(struct vcpu *v)
 			ok = guest_write_cr0(v, val);
 		else if (q.cr == 4)
 			ok = guest_write_cr4(v, val);
-		else if (q.cr == 3) /* only when CR3-load exiting cannot be cleared */
-			vmcs_writenat(GUEST_CR3, val);
+		else if (q.cr == 3)
+			ok = guest_write_cr3(v, val);
+		else if (q.cr == 8 && !(val >> 4)) /* TPR: bits 63:4 reserved */
+			v->cr8 = val;
 		else
 			ok = false;
 	} else if (q.type == CR_MOV_FROM && q.cr == 3) {
 		vcpu_set_gpr(v, q.gpr, vmcs_readnat(GUEST_CR3));
+	} else if (q.type == CR_MOV_FROM && q.cr == 8) {
+		vcpu_set_gpr(v, q.gpr, v->cr8);
 	} else if (q.type == CR_LMSW) {
 		/* LMSW sets PE/MP/EM/TS and cannot clear PE. */
-		uint64_t cr0 = vmcs_readnat(CR0_READ_SHADOW);
+		uint64_t cr0 = guest_cr0();
 		ok = guest_write_cr0(v, (cr0 & ~0xeull) | (q.lmsw_data & 0xf) | (cr0 & CR0_PE));
 	} else {
 		ok = false;
@@ -245,23 +321,16 @@ static void handle_cr(struct vcpu *v)
 	vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 }
 
-/* XSETBV (SDM vol. 2C): XCR0 only; x87 always on; AVX needs SSE; the
- * AVX-512 bits together and with AVX; nothing the CPU lacks. */
 static void handle_xsetbv(struct vcpu *v)
 {
 	uint64_t val = (uint32_t)v->regs.gpr[REG_RAX] | v->regs.gpr[REG_RDX] << 32;
-	struct cpuid_regs r = cpuid(0xd, 0);
-	uint64_t supported = r.eax | (uint64_t)r.edx << 32;
-	bool ok = hv_vmx.xsave && (uint32_t)v->regs.gpr[REG_RCX] == 0 && (val & 1) && !(val & ~supported) &&
-		  (!(val & 4) || (val & 2)) && ((val & 0xe0) == 0 || ((val & 0xe0) == 0xe0 && (val & 4))) &&
-		  (((val >> 3) & 3) == 0 || ((val >> 3) & 3) == 3);
-	if ((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3)
-		ok = false; /* CPL > 0 */
-	if (!ok) {
+	bool cpl0 = !((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3);
+
+	if (!hv_vmx.xsave || (uint32_t)v->regs.gpr[REG_RCX] != 0 || !cpl0 || !xcr0_valid(val, hv_vmx.xcr0_supported)) {
 		vcpu_inject(v, VEC_GP, true, 0);
 		return;
 	}
-	__asm__ volatile("xsetbv" : : "c"(0), "a"((uint32_t)val), "d"((uint32_t)(val >> 32)));
+	xsetbv(0, val);
 	v->xcr0 = val;
 	vcpu_skip(LEN_XSETBV);
 }
@@ -291,13 +360,33 @@ static void handle_rdpmc(struct vcpu *v)
 	vcpu_inject(v, VEC_GP, true, 0); /* no performance counters are offered */
 }
 
+/* An exit in the middle of delivering an event (an exception the CPU or
+ * the hypervisor raised, an interrupt) would lose it: the IDT-vectoring
+ * information says which, and it is delivered again on the next entry
+ * (SDM vol. 3C, 28.2.4, 30.2.5). */
+static void reinject_event(struct vcpu *v)
+{
+	(void)v;
+	uint32_t info = vmcs_read32(IDT_VECTORING_INFO);
+	if (!(info & INTR_INFO_VALID))
+		return;
+	unsigned type = (info >> 8) & 7;
+	if (info & INTR_INFO_DELIVER_CODE)
+		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, vmcs_read32(IDT_VECTORING_ERROR_CODE));
+	if (type == 4 || type == 5 || type == 6) /* software interrupt/exception: re-execute its length */
+		vmcs_write32(VM_ENTRY_INSTRUCTION_LEN, vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+	vmcs_write32(VM_ENTRY_INTR_INFO, info & ~(1u << 12)); /* bit 12 is reserved on entry */
+}
+
 static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 
-	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa))
-		return; /* retry the access */
+	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {
+		reinject_event(v); /* then retry the access */
+		return;
+	}
 	end_ept_violation(v, gpa, ept_access_name(&q));
 }
 
@@ -337,10 +426,16 @@ static void handle_external_interrupt(struct vcpu *v)
 	log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, vmcs_read32(VM_EXIT_INTR_INFO));
 }
 
+/* The timer fires every ~100 ms of guest time: check the VM's limit. */
 static void handle_preemption_timer(struct vcpu *v)
 {
-	(void)v;
-	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, 1u << 26 >> vmx_preemption_timer_rate(&hv_vmx_caps));
+	if (v->deadline_tsc && rdtsc() >= v->deadline_tsc) {
+		log_err("VM %s: time limit of %llu s reached at RIP %#llx (module key timeout=)", v->vm->cfg.name,
+			(unsigned long long)v->vm->cfg.timeout, (unsigned long long)rip());
+		vm_end(v, CAUSE_TIMEOUT, v->vm->cfg.timeout);
+		return;
+	}
+	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, hv_vmx.preemption_slice);
 }
 
 typedef void (*exit_handler)(struct vcpu *v);

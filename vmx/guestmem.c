@@ -73,7 +73,10 @@ enum gmem_result guest_translate(struct vcpu *v, uint64_t linear, bool write, ui
 		if (!(e & PTE_P))
 			return GMEM_PAGE_FAULT;
 		f->error_code |= PF_PRESENT;
-		if (l == 1 || (l <= 3 && (e & PTE_PS))) {
+		/* PS makes a large page at level 2 (or 3 in 4-level paging); in
+		 * 32-bit paging only with CR4.PSE (SDM vol. 3A, 5.3). */
+		bool large = l > 1 && l <= 3 && (e & PTE_PS) && (esize == 8 || (cr4 & CR4_PSE));
+		if (l == 1 || large) {
 			uint64_t page_mask = (1ull << shift) - 1;
 			uint64_t base = esize == 4 && (e & PTE_PS) ? (e & 0xffc00000ull) : (e & PTE_ADDR & ~page_mask);
 			*gpa = base | (linear & page_mask);

@@ -15,6 +15,8 @@
 #include "vmx/guestmem.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "drivers/console.h"
 
 #define STRIO_BATCH_MAX 4096 /* elements per exit */
 #define RFLAGS_DF (1ull << 10)
@@ -77,6 +79,15 @@ static bool io_element(struct vcpu *v, struct io_qual q, uint64_t linear, uint8_
 
 static void io_string(struct vcpu *v, struct io_qual q)
 {
+	/* The address size and segment come from the VM-exit instruction
+	 * information, which the CPU fills for INS/OUTS only if
+	 * IA32_VMX_BASIC bit 54 says so (SDM vol. 3D, A.1). */
+	if (!(hv_vmx_caps.basic & VMX_BASIC_INOUT)) {
+		log_err("VM %s: INS/OUTS at RIP %#llx: this CPU does not report their operands (IA32_VMX_BASIC bit 54)",
+			v->vm->cfg.name, (unsigned long long)vmcs_readnat(GUEST_RIP));
+		vm_end(v, CAUSE_ERROR, EXIT_IO);
+		return;
+	}
 	uint32_t info = vmcs_read32(VMX_INSTRUCTION_INFO);
 	uint64_t amask = insn_info_addr_mask(info);
 	bool down = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_DF;
@@ -94,10 +105,13 @@ static void io_string(struct vcpu *v, struct io_qual q)
 		if (!long64)
 			linear &= 0xffffffffull;
 		uint64_t n = strio_batch(count, linear, q.size, down, STRIO_BATCH_MAX);
-		/* Nor past the point where the offset register wraps. */
-		uint64_t before_wrap = down ? off / q.size + 1 : (amask - off) / q.size + 1;
-		if (n > before_wrap)
-			n = before_wrap;
+		/* Nor past the point where a 16- or 32-bit offset register wraps
+		 * (a 64-bit one cannot wrap within a page). */
+		if (amask != ~0ull) {
+			uint64_t before_wrap = down ? off / q.size + 1 : (amask - off) / q.size + 1;
+			if (n > before_wrap)
+				n = before_wrap;
+		}
 		/* A batch on one page is translated once. */
 		uint8_t *hva = NULL;
 		uint64_t gpa;

@@ -2,8 +2,11 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/string.h"
+#include "drivers/console.h"
 #include "drivers/format.h"
+#include "mm/memmap.h"
 #include "vmx/ept.h"
+#include "vmx/image.h"
 
 #define GiB (1ull << 30)
 #define REAL_DEFAULT_LOAD 0x7c00
@@ -73,44 +76,239 @@ static bool build_long64_tables(struct vm *vm)
 	return true;
 }
 
-static bool load_flat(struct vm *vm, const void *image, uint64_t len, struct boot_state *bs, char *err, size_t errlen)
+/* Where a flat binary goes, and the CPU state it starts in. */
+static bool place_flat(struct vm *vm, struct blob image, struct image_info *ii, char *err, size_t errlen)
 {
 	const struct vm_config *c = &vm->cfg;
 	uint64_t load = c->load_set ? c->load : c->mode == MODE_REAL ? REAL_DEFAULT_LOAD : FLAT_DEFAULT_LOAD;
-	uint64_t entry = c->entry_set ? c->entry : load;
 
-	if (load + len < load || !slot_find(vm, load) || (len && !slot_find(vm, load + len - 1))) {
-		fmt_snprintf(err, errlen, "image of %llu bytes at load=%#llx does not fit in the VM's RAM",
-			     (unsigned long long)len, (unsigned long long)load);
-		return false;
-	}
-	if (c->mode == MODE_REAL && entry >= 0x100000) {
+	ii->seg[0] = (struct image_segment){ 0, image.len, load, image.len };
+	ii->nseg = 1;
+	ii->entry = c->entry_set ? c->entry : load;
+	if (c->mode == MODE_REAL && ii->entry >= 0x100000) {
 		fmt_snprintf(err, errlen, "entry=%#llx is not reachable in real mode (below 1 MiB)",
-			     (unsigned long long)entry);
+			     (unsigned long long)ii->entry);
 		return false;
 	}
-	if (c->mode == MODE_PROT32 && entry > 0xffffffffull) {
-		fmt_snprintf(err, errlen, "entry=%#llx is above 4 GiB in prot32 mode", (unsigned long long)entry);
+	if (c->mode == MODE_PROT32 && ii->entry > 0xffffffffull) {
+		fmt_snprintf(err, errlen, "entry=%#llx is above 4 GiB in prot32 mode", (unsigned long long)ii->entry);
 		return false;
 	}
-	if (c->mode == MODE_LONG64 && load < LONG64_MIN_LOAD) {
-		fmt_snprintf(err, errlen, "long64 images load at %#x or above (page tables at %#x-%#x), not %#llx",
-			     LONG64_MIN_LOAD, LONG64_TABLES_BASE, LONG64_TABLES_END - 1, (unsigned long long)load);
+	return true;
+}
+
+/* Does [gpa, gpa+len) lie entirely in RAM? */
+static bool in_ram(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	while (len) {
+		const struct mem_slot *s = slot_find(vm, gpa);
+		if (!s)
+			return false;
+		uint64_t n = s->size - (gpa - s->gpa);
+		if (n >= len)
+			return true;
+		gpa += n;
+		len -= n;
+	}
+	return true;
+}
+
+static bool overlaps(const struct image_info *ii, uint64_t base, uint64_t end)
+{
+	for (unsigned i = 0; i < ii->nseg; i++)
+		if (base < ii->seg[i].gpa + ii->seg[i].mem_len && ii->seg[i].gpa < end)
+			return true;
+	return false;
+}
+
+static bool copy_segments(struct vm *vm, struct blob image, const struct image_info *ii, char *err, size_t errlen)
+{
+	static const uint8_t zeros[4096];
+
+	for (unsigned i = 0; i < ii->nseg; i++) {
+		const struct image_segment *s = &ii->seg[i];
+		if (s->gpa + s->mem_len < s->gpa || !in_ram(vm, s->gpa, s->mem_len)) {
+			fmt_snprintf(err, errlen, "%s segment %#llx-%#llx does not fit in the VM's RAM",
+				     image_format_name(ii->format), (unsigned long long)s->gpa,
+				     (unsigned long long)(s->gpa + s->mem_len));
+			return false;
+		}
+		guest_phys_write(vm, s->gpa, image.data + s->file_off, s->file_len);
+		/* BSS: RAM starts zeroed, but say so rather than rely on it. */
+		for (uint64_t z = s->file_len; z < s->mem_len; z += sizeof(zeros)) {
+			uint64_t n = s->mem_len - z < sizeof(zeros) ? s->mem_len - z : sizeof(zeros);
+			guest_phys_write(vm, s->gpa + z, zeros, n);
+		}
+	}
+	return true;
+}
+
+/* Multiboot information (Multiboot Specification 0.6.96, 3.3). */
+#define MBI_MEM (1u << 0)
+#define MBI_CMDLINE (1u << 2)
+#define MBI_MODS (1u << 3)
+#define MBI_MMAP (1u << 6)
+#define MBI_LOADER_NAME (1u << 9)
+#define MBI_SIZE 120
+#define MBI_AREA_SIZE 0x3000 /* MBI, memory map, module list, strings */
+#define MB_LOADER_NAME "hv"
+
+struct mbi_builder {
+	uint8_t buf[MBI_AREA_SIZE];
+	uint32_t len, base; /* bytes used; guest-physical address of buf */
+};
+
+static uint32_t mbi_add(struct mbi_builder *b, const void *p, uint32_t n)
+{
+	uint32_t at = b->base + b->len;
+	memcpy(b->buf + b->len, p, n);
+	b->len = (b->len + n + 7) & ~7u;
+	return at;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_gpa, uint64_t initrd_len,
+				 char *err, size_t errlen)
+{
+	static struct mbi_builder b;
+	uint64_t low_top = ram_top_below_4g(vm), top = ram_top(vm);
+	char cmdline[512];
+
+	memset(&b, 0, sizeof(b));
+	b.base = (uint32_t)base;
+	b.len = MBI_SIZE;
+	uint8_t *mbi = b.buf;
+	uint32_t flags = MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME;
+
+	/* mem_lower: KiB from 0 (at most 640); mem_upper: KiB from 1 MiB to
+	 * the first hole. */
+	put32(mbi + 4, (uint32_t)(low_top < 0xa0000 ? low_top >> 10 : 640));
+	put32(mbi + 8, (uint32_t)((low_top - 0x100000) >> 10));
+
+	/* The command line: the file's name, then the words after "--". */
+	int n = fmt_snprintf(cmdline, sizeof(cmdline), "%s%s%s", vm->cfg.name, vm->cfg.kernel_args[0] ? " " : "",
+			     vm->cfg.kernel_args);
+	if (n >= (int)sizeof(cmdline)) {
+		fmt_snprintf(err, errlen, "kernel command line longer than %zu bytes", sizeof(cmdline) - 1);
 		return false;
 	}
-	guest_phys_write(vm, load, image, len);
+	put32(mbi + 16, mbi_add(&b, cmdline, (uint32_t)n + 1));
+
+	/* The initrd as the one module, its string "initrd". */
+	uint32_t mods_count = 0, mods_addr = 0;
+	if (initrd_len) {
+		uint32_t str = mbi_add(&b, "initrd", 7);
+		uint32_t mod[4] = { initrd_gpa, (uint32_t)(initrd_gpa + initrd_len), str, 0 };
+		mods_addr = mbi_add(&b, mod, sizeof(mod));
+		mods_count = 1;
+	}
+	put32(mbi + 20, mods_count);
+	put32(mbi + 24, mods_addr);
+
+	/* Memory map: RAM below 640 KiB, from 1 MiB to the hole, and above
+	 * 4 GiB. Each entry: size (20, not counting itself), base, length,
+	 * type 1 (available). */
+	struct __attribute__((packed)) {
+		uint32_t size;
+		uint64_t base, len;
+		uint32_t type;
+	} map[3] = {
+		{ 20, 0, low_top < 0xa0000 ? low_top : 0xa0000, 1 },
+		{ 20, 0x100000, low_top > 0x100000 ? low_top - 0x100000 : 0, 1 },
+		{ 20, 4ull << 30, top > (4ull << 30) ? top - (4ull << 30) : 0, 1 },
+	};
+	unsigned entries = top > (4ull << 30) ? 3 : 2;
+	put32(mbi + 44, entries * sizeof(map[0]));
+	put32(mbi + 48, mbi_add(&b, map, entries * sizeof(map[0])));
+	put32(mbi + 64, mbi_add(&b, MB_LOADER_NAME, sizeof(MB_LOADER_NAME)));
+	put32(mbi + 0, flags);
+
+	if (!in_ram(vm, base, b.len) || !guest_phys_write(vm, base, b.buf, b.len)) {
+		fmt_snprintf(err, errlen, "no room in RAM for the multiboot information");
+		return false;
+	}
+	return true;
+}
+
+/* The multiboot information goes in low memory (0x1000-0x3fff) unless the
+ * kernel is there; then after the kernel. The initrd follows the kernel
+ * (and the information), page-aligned. */
+static bool load_multiboot(struct vm *vm, struct blob initrd, const struct image_info *ii, struct boot_state *bs,
+			   char *err, size_t errlen)
+{
+	uint64_t lo, hi;
+	image_extent(ii, &lo, &hi);
+	uint64_t mbi_base = 0x1000, next = align_up(hi, 0x1000);
+	if (overlaps(ii, mbi_base, mbi_base + MBI_AREA_SIZE)) {
+		mbi_base = next;
+		next += MBI_AREA_SIZE;
+	}
+	uint64_t initrd_gpa = 0;
+	if (initrd.data) {
+		initrd_gpa = next;
+		if (!in_ram(vm, initrd_gpa, initrd.len) || initrd_gpa + initrd.len > 0xffffffffull) {
+			fmt_snprintf(err, errlen, "the initrd (%llu bytes) does not fit in RAM after the kernel at %#llx",
+				     (unsigned long long)initrd.len, (unsigned long long)initrd_gpa);
+			return false;
+		}
+		guest_phys_write(vm, initrd_gpa, initrd.data, initrd.len);
+	}
+	if (!build_multiboot_info(vm, mbi_base, (uint32_t)initrd_gpa, initrd.data ? initrd.len : 0, err, errlen))
+		return false;
+	bs->regs.gpr[REG_RAX] = MULTIBOOT_BOOT_MAGIC;
+	bs->regs.gpr[REG_RBX] = mbi_base;
+	return true;
+}
+
+bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct boot_state *bs, char *err,
+		 size_t errlen)
+{
+	const struct vm_config *c = &vm->cfg;
+	struct image_info ii;
+
+	if (!image_parse(image.data, image.len, &ii, err, errlen))
+		return false;
+	if (ii.format == IMAGE_FLAT) {
+		if (!place_flat(vm, image, &ii, err, errlen))
+			return false;
+	} else if (c->mode_set || c->load_set || c->entry_set) {
+		fmt_snprintf(err, errlen, "mode=, load= and entry= are for flat binaries, not for this %s kernel",
+			     image_format_name(ii.format));
+		return false;
+	}
+	if (initrd.data && ii.format != IMAGE_MULTIBOOT) {
+		fmt_snprintf(err, errlen, "an initrd needs a multiboot or Linux kernel, not a %s",
+			     image_format_name(ii.format));
+		return false;
+	}
 
 	memset(bs, 0, sizeof(*bs));
-	bs->mode = c->mode;
-	switch (c->mode) {
+	bs->mode = ii.format == IMAGE_FLAT ? c->mode : ii.format == IMAGE_ELF64 ? MODE_LONG64 : MODE_PROT32;
+	if (bs->mode == MODE_LONG64 && overlaps(&ii, LONG64_TABLES_BASE, LONG64_MIN_LOAD)) {
+		fmt_snprintf(err, errlen, "64-bit images load at %#x or above (page tables at %#x-%#x)",
+			     LONG64_MIN_LOAD, LONG64_TABLES_BASE, LONG64_TABLES_END - 1);
+		return false;
+	}
+	if (!copy_segments(vm, image, &ii, err, errlen))
+		return false;
+	if (ii.format == IMAGE_MULTIBOOT && !load_multiboot(vm, initrd, &ii, bs, err, errlen))
+		return false;
+
+	log_info("VM %s: %s image, %s mode, entry %#llx", vm->cfg.name, image_format_name(ii.format),
+		 guest_mode_name(bs->mode), (unsigned long long)ii.entry);
+	switch (bs->mode) {
 	case MODE_REAL:
 		/* CS:IP with IP < 64 KiB: 0000:7C00 for a boot sector. */
-		bs->cs = (uint16_t)((entry >> 4) & 0xf000);
-		bs->rip = entry - ((uint64_t)bs->cs << 4);
+		bs->cs = (uint16_t)((ii.entry >> 4) & 0xf000);
+		bs->rip = ii.entry - ((uint64_t)bs->cs << 4);
 		bs->rsp = REAL_DEFAULT_LOAD;
 		break;
 	case MODE_PROT32:
-		bs->rip = entry;
+		bs->rip = ii.entry;
 		bs->rsp = ram_top_below_4g(vm);
 		break;
 	case MODE_LONG64:
@@ -118,16 +316,10 @@ static bool load_flat(struct vm *vm, const void *image, uint64_t len, struct boo
 			fmt_snprintf(err, errlen, "cannot build the long64 page tables");
 			return false;
 		}
-		bs->rip = entry;
+		bs->rip = ii.entry;
 		bs->rsp = ram_top(vm);
 		bs->cr3 = LONG64_TABLES_BASE;
 		break;
 	}
 	return true;
-}
-
-bool loader_load(struct vm *vm, const void *image, uint64_t len, struct boot_state *bs, char *err, size_t errlen)
-{
-	/* Only flat binaries so far: every image is one. */
-	return load_flat(vm, image, len, bs, err, errlen);
 }

@@ -1,8 +1,13 @@
 /*
  * Putting a guest image into a VM's memory and deciding where its CPU
- * starts. Today: flat binaries in real, 32-bit protected or 64-bit long
- * mode. ELF, multiboot and Linux kernels slot in as further formats: each
- * loads its image and fills the same boot_state.
+ * starts, by format (vmx/image.h):
+ *   flat binary  mode=, load=, entry= decide (defaults in README)
+ *   ELF64        long64 at e_entry, segments at their physical addresses
+ *   ELF32        prot32 at e_entry
+ *   multiboot    prot32 as a multiboot1 loader leaves it: EAX = 0x2BADB002,
+ *                EBX = the multiboot information (memory, memory map,
+ *                command line, the initrd module) placed in low memory or
+ *                after the kernel
  *
  * long64 layout: the hypervisor builds identity-mapping page tables in
  * guest memory at 0x1000-0x7fff (PML4 0x1000, PDPT 0x2000, four page
@@ -31,9 +36,16 @@ struct boot_state {
 	struct guest_regs regs;
 };
 
-/* Load IMAGE (LEN bytes) as the VM's configuration says; false with a
- * one-line reason in ERR. */
-bool loader_load(struct vm *vm, const void *image, uint64_t len, struct boot_state *bs, char *err, size_t errlen);
+/* A module's bytes. */
+struct blob {
+	const uint8_t *data;
+	uint64_t len;
+};
+
+/* Load IMAGE (and INITRD, if INITRD.data) as the VM's configuration says;
+ * false with a one-line reason in ERR. */
+bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct boot_state *bs, char *err,
+		 size_t errlen);
 
 /* Copy LEN bytes to guest-physical GPA; false if any byte is outside RAM. */
 bool guest_phys_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t len);

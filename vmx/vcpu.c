@@ -6,6 +6,7 @@
 #include "arch-x86/gdt.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
+#include "arch-x86/tsc.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
 #include "mm/phys.h"
@@ -22,8 +23,6 @@ _Static_assert(offsetof(struct guest_regs, gpr[15]) == REGS_OFF(15), "vmx/regs.h
 int vmx_enter(struct guest_regs *regs, int launched, uint64_t *host_rsp);
 extern char vmx_exit_point[];
 
-/* Preemption-timer slice: the timer counts TSC ticks >> rate (A.6). */
-#define PREEMPTION_SLICE_TSC (1ull << 26)
 /* Power-on PAT: WB, WT, UC-, UC, repeated (SDM vol. 3A, 13.12.4). */
 #define PAT_POWER_ON 0x0007040600070406ull
 
@@ -225,26 +224,39 @@ static void set_controls(struct vcpu *v)
 	if (hv_vmx.vpid)
 		vmcs_write16(VPID, vm->vpid);
 	if (hv_vmx.preemption_timer)
-		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE,
-			     (uint32_t)(PREEMPTION_SLICE_TSC >> vmx_preemption_timer_rate(&hv_vmx_caps)));
+		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, hv_vmx.preemption_slice);
 }
 
-/* Give the guest clean FPU/SSE/AVX registers: nothing of the previous VM
- * may show through (the hypervisor itself never touches them). */
-static void fpu_reset(struct vcpu *v)
+/* Put every register VMX does not switch into its reset state, so nothing
+ * of the previous VM shows through: x87/SSE/AVX/AVX-512/AMX (XRSTOR from
+ * a header with XSTATE_BV = 0 initializes each component in the mask; SDM
+ * vol. 1, 13.8), CR2, DR0-DR3, DR6, CR8. The hypervisor never uses them. */
+static void cpu_state_reset(struct vcpu *v)
 {
-	static uint8_t area[4096] __attribute__((aligned(64)));
+	static uint8_t area[16384] __attribute__((aligned(64)));
+	const uint32_t mxcsr_default = 0x1f80;
 
-	v->xcr0 = 1;
-	if (hv_vmx.xsave) {
-		__asm__ volatile("xsetbv" : : "c"(0), "a"(1), "d"(0));
-		/* XRSTOR of a header with XSTATE_BV = 0 puts every component
-		 * in the mask into its initial state (SDM vol. 1, 13.8). */
-		memset(area, 0, sizeof(area));
+	memset(area, 0, sizeof(area));
+	memcpy(area + 24, &mxcsr_default, 4); /* XRSTOR/FXRSTOR load MXCSR from memory */
+	if (hv_vmx.xsave && hv_vmx.xsave_size <= sizeof(area)) {
+		xsetbv(0, hv_vmx.xcr0_supported);
 		__asm__ volatile("xrstor %0" : : "m"(area), "a"(~0u), "d"(~0u));
+		xsetbv(0, XCR0_X87);
 	} else {
-		__asm__ volatile("fninit");
+		const uint16_t fcw_default = 0x37f;
+		memcpy(area, &fcw_default, 2);
+		__asm__ volatile("fxrstor %0" : : "m"(*(uint8_t(*)[512])area));
 	}
+	v->xcr0 = XCR0_X87;
+	v->cr8 = 0;
+	__asm__ volatile("mov %0, %%cr2\n\t"
+			 "mov %0, %%db0\n\t"
+			 "mov %0, %%db1\n\t"
+			 "mov %0, %%db2\n\t"
+			 "mov %0, %%db3\n\t"
+			 "mov %1, %%db6"
+			 :
+			 : "r"(0ull), "r"(0xffff0ff0ull));
 }
 
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen)
@@ -273,7 +285,7 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 	vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
 	if (hv_vmx.vpid && invvpid(INVVPID_SINGLE, vm->vpid, 0) != VMX_OK)
 		invvpid(INVVPID_ALL, 0, 0);
-	fpu_reset(v);
+	cpu_state_reset(v);
 	if (vmcs_failed()) {
 		fmt_snprintf(err, errlen, "VMCS setup failed (see the VMWRITE error above)");
 		return false;
@@ -296,6 +308,13 @@ static void entry_failed(struct vcpu *v, int how)
 
 void vcpu_run(struct vcpu *v)
 {
+	const struct vm_config *c = &v->vm->cfg;
+
+	if (c->timeout && hv_vmx.preemption_timer)
+		v->deadline_tsc = rdtsc() + c->timeout * tsc_hz;
+	else if (c->timeout)
+		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
+			 (unsigned long long)c->timeout);
 	while (v->cause == CAUSE_RUNNING) {
 		int r = vmx_enter(&v->regs, v->launched, &v->host_rsp);
 		if (r) {
@@ -323,5 +342,5 @@ void vcpu_destroy(struct vcpu *v)
 	if (hv_vmx.vpid)
 		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
 	msr_reset_passthrough();
-	fpu_reset(v);
+	cpu_state_reset(v);
 }

@@ -39,6 +39,7 @@ const char *vm_cause_name(enum vm_cause c)
 		[CAUSE_EPT_VIOLATION] = "ept-violation",
 		[CAUSE_ENTRY_FAILURE] = "entry-failure",
 		[CAUSE_UNHANDLED_EXIT] = "unhandled-exit",
+		[CAUSE_TIMEOUT] = "timeout",
 		[CAUSE_ERROR] = "error",
 	};
 	return names[c];
@@ -117,7 +118,8 @@ static void free_page(uint64_t *pa)
 	*pa = 0;
 }
 
-static bool vm_create(struct vm *vm, const struct mbi_module *mod, char *err, size_t errlen)
+static bool vm_create(struct vm *vm, const struct mbi_module *mod, const struct mbi_module *initrd, char *err,
+		      size_t errlen)
 {
 	uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
 	if (!add_ram(vm, 0, low) || (vm->cfg.mem > low && !add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
@@ -140,8 +142,10 @@ static bool vm_create(struct vm *vm, const struct mbi_module *mod, char *err, si
 	devices_init(vm);
 
 	struct boot_state bs;
-	const void *image = phys_to_virt(mod->start);
-	if (!loader_load(vm, image, mod->end - mod->start, &bs, err, errlen))
+	struct blob image = { phys_to_virt(mod->start), mod->end - mod->start }, rd = { NULL, 0 };
+	if (initrd)
+		rd = (struct blob){ phys_to_virt(initrd->start), initrd->end - initrd->start };
+	if (!loader_load(vm, image, rd, &bs, err, errlen))
 		return false;
 	return vcpu_init(&vm->vcpu, vm, &bs, err, errlen);
 }
@@ -170,15 +174,30 @@ static void print_vm_end(const struct vm *vm)
 	log_info("%s", line);
 }
 
+/* Does module I carry the word "initrd" (before any "--")? */
+static bool is_initrd(const struct mbi *m, unsigned i)
+{
+	struct vm_config c;
+	char err[8];
+	return i < m->nmods && vm_config_parse(m->mods[i].cmdline, "", EPT_EAGER, &c, err, sizeof(err)) && c.initrd;
+}
+
 /* Name of a module: its file's base name is not in the boot information,
- * so VMs are "vmN" unless name= says otherwise. */
+ * so VMs are "vmN" unless name= says otherwise. A module with the word
+ * "initrd" is not a VM: it is the initrd of the kernel before it. */
 unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 {
 	static struct vm vm; /* one at a time for now; zeroed per VM */
-	unsigned failed = 0;
+	unsigned failed = 0, vms = 0;
 	uint64_t free_before = hv_frames.free;
 
 	for (unsigned i = 0; i < m->nmods; i++) {
+		if (is_initrd(m, i)) {
+			log_err("module %u is an initrd with no kernel module before it: ignored", i);
+			continue;
+		}
+		const struct mbi_module *initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL;
+		vms++;
 		char err[200] = "", fallback[8];
 		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
 		memset(&vm, 0, sizeof(vm));
@@ -188,11 +207,11 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 
 		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm.cfg, err, sizeof(err));
 		if (ok) {
-			log_info("VM %s: %llu MiB RAM, %s mode, EPT %s, image %llu bytes", vm.cfg.name,
-				 (unsigned long long)(vm.cfg.mem >> 20), guest_mode_name(vm.cfg.mode),
-				 vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
-				 (unsigned long long)(m->mods[i].end - m->mods[i].start));
-			ok = vm_create(&vm, &m->mods[i], err, sizeof(err));
+			log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm.cfg.name,
+				 (unsigned long long)(vm.cfg.mem >> 20), vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
+				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
+				 initrd ? ", with the next module as its initrd" : "");
+			ok = vm_create(&vm, &m->mods[i], initrd, err, sizeof(err));
 		}
 		if (ok) {
 			if (o->selftest_entry_failure && i == 0) {
@@ -218,8 +237,10 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		enum vm_cause c = vm.vcpu.cause;
 		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT)
 			failed++;
+		if (initrd)
+			i++; /* consumed */
 	}
-	log_info("HV-END vms=%u failed=%u", m->nmods, failed);
+	log_info("HV-END vms=%u failed=%u", vms, failed);
 	if (hv_frames.free != free_before)
 		log_err("frame leak: %llu frames free before the first VM, %llu after the last",
 			(unsigned long long)free_before, (unsigned long long)hv_frames.free);

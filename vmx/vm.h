@@ -30,6 +30,7 @@ enum vm_cause {
 	CAUSE_EPT_VIOLATION,
 	CAUSE_ENTRY_FAILURE,
 	CAUSE_UNHANDLED_EXIT,
+	CAUSE_TIMEOUT,
 	CAUSE_ERROR,
 };
 
@@ -60,6 +61,8 @@ struct vcpu {
 	uint64_t host_rsp; /* last value written to HOST_RSP */
 	uint32_t entry_controls;
 	uint64_t xcr0;
+	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
+	uint64_t deadline_tsc; /* cause=timeout after this TSC value; 0: none */
 
 	uint64_t exits;
 	uint32_t exit_count[EXIT_REASON_MAX];

@@ -28,12 +28,24 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 	c->mem = VM_DEFAULT_MEM;
 	c->mode = MODE_REAL;
 	c->ept = default_ept;
+	c->timeout = VM_DEFAULT_TIMEOUT;
+	c->kernel_args = "";
 	set_name(c, file_name ? file_name : "guest", file_name ? strlen(file_name) : 5);
 
 	while (args && args_next(&args, &a)) {
 		const char *v = a.value;
 		size_t vl = a.value_len;
 		bool ok = v && vl > 0;
+		if (arg_is(&a, "--") && !a.value) {
+			while (*args == ' ' || *args == '\t')
+				args++;
+			c->kernel_args = args; /* everything after belongs to the kernel */
+			break;
+		}
+		if (arg_is(&a, "initrd") && !a.value) {
+			c->initrd = true;
+			continue;
+		}
 		if (arg_is(&a, "name")) {
 			if (ok)
 				set_name(c, v, vl);
@@ -61,6 +73,8 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 		} else if (arg_is(&a, "entry")) {
 			ok = ok && parse_u64(v, vl, &c->entry);
 			c->entry_set = true;
+		} else if (arg_is(&a, "timeout")) {
+			ok = ok && parse_u64(v, vl, &c->timeout) && c->timeout <= 1000000;
 		} else if (arg_is(&a, "ept")) {
 			if (arg_value_is(&a, "eager"))
 				c->ept = EPT_EAGER;
@@ -69,7 +83,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			else
 				ok = false;
 		} else {
-			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept)",
+			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, initrd, --)",
 				     (int)a.key_len, a.key);
 			return false;
 		}

@@ -1,7 +1,7 @@
 /*
  * A VM's configuration from its module's words (see README, "Guests"):
  *   name=NAME mem=SIZE mode=real|prot32|long64 load=ADDR entry=ADDR
- *   ept=eager|lazy
+ *   ept=eager|lazy timeout=SECONDS initrd -- KERNEL COMMAND LINE
  * Pure logic, unit tested on the host.
  */
 #ifndef VMX_VMCONFIG_H
@@ -15,6 +15,7 @@
 #define VM_DEFAULT_MEM (16ull << 20)
 #define VM_MIN_MEM (1ull << 20)
 #define VM_MAX_MEM (64ull << 30)
+#define VM_DEFAULT_TIMEOUT 300 /* seconds; timeout=0 turns the limit off */
 
 enum guest_mode { MODE_REAL, MODE_PROT32, MODE_LONG64 };
 enum ept_policy { EPT_EAGER, EPT_LAZY };
@@ -27,6 +28,9 @@ struct vm_config {
 	uint64_t load, entry;
 	bool load_set, entry_set;
 	enum ept_policy ept;
+	uint64_t timeout; /* seconds of guest run time before cause=timeout; 0: none */
+	bool initrd;		 /* the word "initrd": this module is the previous kernel's */
+	const char *kernel_args; /* the words after "--" (the kernel's command line), or "" */
 };
 
 /*

@@ -5,6 +5,7 @@
 #include "arch-x86/string.h"
 #include "arch-x86/vmx_ops.h"
 #include "drivers/console.h"
+#include "arch-x86/tsc.h"
 #include "mm/phys.h"
 #include "vmx/vmcs.h"
 
@@ -140,7 +141,9 @@ bool vmx_configure(void)
 	 * handler copes with them either way. */
 	ok &= adjust("primary", c->proc,
 		     PROC_HLT_EXITING | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_ACTIVATE_SECONDARY,
-		     PROC_USE_TSC_OFFSETTING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING, &x->proc);
+		     PROC_USE_TSC_OFFSETTING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING |
+			     PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING,
+		     &x->proc);
 	ok &= adjust("secondary", c->proc2, PROC2_EPT | PROC2_UNRESTRICTED_GUEST,
 		     PROC2_VPID | PROC2_RDTSCP | PROC2_INVPCID | PROC2_XSAVES | PROC2_WBINVD_EXITING, &x->proc2);
 	ok &= adjust("exit", c->exit,
@@ -157,6 +160,11 @@ bool vmx_configure(void)
 		x->pin &= ~PIN_PREEMPTION_TIMER;
 		x->exit &= ~EXIT_SAVE_PREEMPTION_TIMER;
 	}
+	if (x->preemption_timer) {
+		/* The timer counts TSC ticks >> rate (A.6). */
+		uint64_t slice = (tsc_hz / 10) >> vmx_preemption_timer_rate(c);
+		x->preemption_slice = slice > 0xffffffffull ? 0xffffffffu : slice ? (uint32_t)slice : 1;
+	}
 	x->vpid = x->proc2 & PROC2_VPID;
 	x->wbinvd_exiting = x->proc2 & PROC2_WBINVD_EXITING;
 	x->ept_max_leaf = cpu_has_ept_1g(c) ? 3 : cpu_has_ept_2m(c) ? 2 : 1;
@@ -171,10 +179,14 @@ bool vmx_on(void)
 
 	/* XSAVE on the host lets the hypervisor load each guest's XCR0
 	 * (CPUID.1:ECX.XSAVE[26]); the host itself never uses SSE/AVX. */
-	uint64_t cr4 = read_cr4();
+	/* OSFXSR so FXRSTOR also resets the XMM registers between VMs. */
+	uint64_t cr4 = read_cr4() | CR4_OSFXSR;
 	if (cpuid(1, 0).ecx & (1u << 26)) {
+		struct cpuid_regs x = cpuid(0xd, 0);
 		cr4 |= CR4_OSXSAVE;
 		hv_vmx.xsave = true;
+		hv_vmx.xcr0_supported = ((uint64_t)x.edx << 32 | x.eax) & XCR0_KNOWN;
+		hv_vmx.xsave_size = x.ecx;
 	}
 	/* CR0 and CR4 must hold the bits VMX fixes (SDM vol. 3C, 24.8). */
 	write_cr0(vmx_fixed_bits(read_cr0(), c->cr0_fixed0, c->cr0_fixed1));

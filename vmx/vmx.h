@@ -13,6 +13,9 @@ struct vmx_config {
 	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
 	bool vpid, preemption_timer, wbinvd_exiting;
 	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */
+	uint64_t xcr0_supported; /* XCR0 bits guests may set (known and on this CPU) */
+	uint32_t xsave_size;	 /* XSAVE area for all of them */
+	uint32_t preemption_slice; /* timer value: about 100 ms between time-limit checks */
 };
 extern struct vmx_config hv_vmx;
 

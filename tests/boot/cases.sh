@@ -104,7 +104,7 @@ expect "unknown module key: clear line" "error: VM badkey: unknown key 'frobnica
 expect "unknown module key: cause=error" '^\[cpu0\] VM-END name=badkey cause=error status=0 exits=0$'
 expect "bad mem value" "error: VM badmem: bad value for 'mem': 'lots'"
 expect "not enough memory" 'error: VM toobig: not enough memory for mem=65536M'
-expect "long64 image over the page tables" 'error: VM lowload: long64 images load at 0x10000 or above'
+expect "long64 image over the page tables" 'error: VM lowload: 64-bit images load at 0x10000 or above'
 expect "HV-END counts the failed VMs" '^\[cpu0\] HV-END vms=11 failed=7$'
 expect "every frame returned" 'frames: [0-9]+ free before the first VM and after the last'
 expect_rc "powers off after the last VM" 0
@@ -116,8 +116,45 @@ boot entryfail bochs 60 -c 'ept=lazy selftest=entry-failure' \
 expect "failed entry decoded" 'error: VM first: VM entry failed: invalid guest state \(exit reason 33\)'
 expect "VMCS dump" 'error:   GUEST_ACTIVITY_STATE +0x7$'
 expect "cause=entry-failure" '^\[cpu0\] VM-END name=first cause=entry-failure status=33'
-expect "ept=lazy from the hypervisor options" 'VM second: 16 MiB RAM, real mode, EPT lazy'
+expect "ept=lazy from the hypervisor options" 'VM second: 16 MiB RAM, EPT lazy'
 expect "next VM runs, one first-touch fill" '^\[cpu0\] VM-END name=second cause=hlt status=0 exits=2 hlt=1 ept_violation=1$'
+
+# Kernels in other formats, detected from the file: multiboot1 as ELF32
+# and with the a.out-kludge fields (each checks every field of its
+# multiboot information, with an initrd and a command line), ELF64, ELF32.
+# The last multiboot kernel gets other words and must see its command
+# line as wrong: the checker can fail.
+boot kernels bochs 60 \
+	-m "$G/mb-elf.elf name=mbelf -- check=1 two words" -m "tests/guests/multiboot-initrd.txt initrd" \
+	-m "$G/mb-aout.bin name=mbaout -- check=1 two words" -m "tests/guests/multiboot-initrd.txt initrd" \
+	-m "$G/elf64-kernel.elf name=elf64" \
+	-m "$G/elf32-kernel.elf name=elf32" \
+	-m "$G/mb-elf.elf name=mbwrong -- check=2" -m "tests/guests/multiboot-initrd.txt initrd" \
+	-m "$G/elf64-kernel.elf name=elf64mode mode=real"
+expect "multiboot ELF32 detected" 'VM mbelf: multiboot image, prot32 mode, entry 0x400000$'
+expect "multiboot ELF32: every field checked" '^\[cpu0\] VM-END name=mbelf cause=debug-exit status=0 '
+expect "multiboot a.out kludge detected" 'VM mbaout: multiboot image, prot32 mode, entry 0x400024$'
+expect "multiboot a.out kludge: every field checked" '^\[cpu0\] VM-END name=mbaout cause=debug-exit status=0 '
+expect "ELF64 kernel in long mode" '^\[cpu0\] elf64\| ELF64 kernel running in long mode$'
+expect "ELF64 kernel ends cleanly" '^\[cpu0\] VM-END name=elf64 cause=debug-exit status=0 exits=2 io=2$'
+expect "ELF32 kernel in protected mode" '^\[cpu0\] VM-END name=elf32 cause=debug-exit status=7 exits=2 io=2$'
+expect "a wrong command line is caught by the checker" '^\[cpu0\] mbwrong\| FAIL: cmdline$'
+expect "the checker fails" '^\[cpu0\] VM-END name=mbwrong cause=debug-exit status=1 '
+expect "mode= on a kernel is refused" "error: VM elf64mode: mode=, load= and entry= are for flat binaries, not for this ELF64 kernel"
+expect "initrd modules are not VMs" '^\[cpu0\] HV-END vms=6 failed=1$'
+
+# String IO edge cases, and a guest that never exits: its time limit ends
+# it, and the next VM runs.
+boot limits bochs 90 \
+	-m "$G/long64-strio.bin name=strio mode=long64 mem=4M" \
+	-m "$G/real-spin.bin name=spin timeout=2" \
+	-m "$G/real-hlt.bin name=after"
+expect "TSC calibrated" 'TSC: [0-9]+ MHz, measured with'
+expect "REP INS/OUTS edge cases pass; RCX=2^64-1 stops at the end of RAM" \
+	'^\[cpu0\] VM-END name=strio cause=ept-violation status=4194304 exits=5 io=5$'
+expect "time limit named" 'error: VM spin: time limit of 2 s reached at RIP 0x7c01'
+expect "cause=timeout" '^\[cpu0\] VM-END name=spin cause=timeout status=2 '
+expect "the next VM runs" '^\[cpu0\] VM-END name=after cause=hlt status=0 exits=1 hlt=1$'
 
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"

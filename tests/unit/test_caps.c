@@ -103,6 +103,29 @@ static void test_cpu_signature(void **state)
 	assert_int_equal(m, 3);
 }
 
+static void test_xcr0_rules(void **state)
+{
+	(void)state;
+	uint64_t all = XCR0_KNOWN;
+	assert_true(xcr0_valid(XCR0_X87, all));
+	assert_true(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AVX, all));
+	assert_false(xcr0_valid(0, all));			   /* x87 is mandatory */
+	assert_false(xcr0_valid(XCR0_SSE, all));
+	assert_false(xcr0_valid(XCR0_X87 | XCR0_AVX, all));	   /* AVX without SSE */
+	assert_true(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AVX | XCR0_AVX512, all));
+	assert_false(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AVX | (1ull << 5), all)); /* part of AVX-512 */
+	assert_false(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AVX512, all));	    /* AVX-512 without AVX */
+	assert_false(xcr0_valid(XCR0_X87 | (1ull << 3), all));			    /* half of MPX */
+	assert_true(xcr0_valid(XCR0_X87 | XCR0_MPX, all));
+	/* AMX: tile config and tile data together (0x20003 has only config) */
+	assert_false(xcr0_valid(0x20003, all));
+	assert_true(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AMX, all));
+	/* nothing the CPU lacks, nothing unknown */
+	assert_false(xcr0_valid(XCR0_X87 | XCR0_SSE | XCR0_AVX, XCR0_X87 | XCR0_SSE));
+	assert_false(xcr0_valid(XCR0_X87 | (1ull << 8), all)); /* a supervisor component */
+	assert_false(xcr0_valid(XCR0_X87 | (1ull << 63), all));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -111,6 +134,7 @@ int main(void)
 		cmocka_unit_test(test_firmware_lock),
 		cmocka_unit_test(test_missing_features),
 		cmocka_unit_test(test_cpu_signature),
+		cmocka_unit_test(test_xcr0_rules),
 	};
 	return cmocka_run_group_tests_name("caps", tests, NULL, NULL);
 }

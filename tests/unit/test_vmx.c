@@ -117,9 +117,9 @@ static void test_address_size_and_wrap(void **state)
 	assert_int_equal(insn_info_segment(3 << 15), 3);
 	/* SI wraps at 64 KiB, the upper bits of RSI are kept */
 	assert_int_equal(masked_add(0x12340000ffffull, 1, 0xffff), 0x123400000000ull);
-	assert_int_equal(masked_add(0xabcd00000000ull, -2, 0xffffffff), 0xabcdfffffffeull);
-	/* RCX with a 32-bit address size counts down in ECX only */
-	assert_int_equal(masked_add(0x100000005ull, -5, 0xffffffff), 0x100000000ull);
+	/* a 32-bit update zero-extends into the upper half */
+	assert_int_equal(masked_add(0xabcd00000000ull, -2, 0xffffffff), 0xfffffffeull);
+	assert_int_equal(masked_add(0x100000005ull, -5, 0xffffffff), 0);
 	assert_int_equal(masked_add(5, -5, UINT64_MAX), 0);
 }
 
@@ -178,6 +178,22 @@ static void test_vm_config(void **state)
 	assert_true(vm_config_parse("name=a\x01" "b", "x", EPT_EAGER, &c, err, sizeof(err)));
 	assert_string_equal(c.name, "a_b");
 	assert_string_equal(guest_mode_name(MODE_PROT32), "prot32");
+
+	/* "--": the rest is the kernel's, keys and all */
+	assert_true(vm_config_parse("name=k mem=32M --   console=ttyS0 mem=1G -- x", "x", EPT_EAGER, &c, err,
+				    sizeof(err)));
+	assert_string_equal(c.kernel_args, "console=ttyS0 mem=1G -- x");
+	assert_int_equal(c.mem, 32ull << 20);
+	assert_true(vm_config_parse("name=k --", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_string_equal(c.kernel_args, "");
+	assert_true(vm_config_parse("", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_string_equal(c.kernel_args, "");
+	/* "initrd" marks the module as the previous kernel's */
+	assert_true(vm_config_parse("initrd", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_true(c.initrd);
+	assert_true(vm_config_parse("-- initrd", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(c.initrd);
+	assert_false(vm_config_parse("initrd=yes", "x", EPT_EAGER, &c, err, sizeof(err)));
 }
 
 int main(void)
