@@ -2,6 +2,7 @@
  * starting from what Bochs' corei7_skylake_x reports (shared/PLATFORM.md). */
 #include "unit.h"
 
+#include "arch-x86/cpu.h"
 #include "arch-x86/cpuinfo.h"
 #include "arch-x86/msr.h"
 #include "vmx/caps.h"
