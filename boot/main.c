@@ -27,7 +27,7 @@
 
 static struct hv_options options;
 static struct mbi mbi;
-static struct acpi_info acpi;
+#define acpi hv_acpi
 
 static void report_option_problem(void *ctx, const char *msg)
 {

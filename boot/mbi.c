@@ -185,3 +185,53 @@ size_t mbi_usable_ranges(const struct mbi *m, struct mem_range *out, size_t max,
 	}
 	return n;
 }
+
+/* EFI memory types as e820 types (UEFI spec 2.10, table 7.10; ACPI 6.4,
+ * 15.4 "UEFI assumptions and limitations"). */
+static uint32_t efi_to_e820(uint32_t type)
+{
+	switch (type) {
+	case 1: case 2: case 3: case 4: case 7:
+		return 1;
+	case 9:
+		return 3;
+	case 10:
+		return 4;
+	case 8:
+		return 5;
+	default:
+		return 2;
+	}
+}
+
+size_t mbi_typed_map(const struct mbi *m, struct mem_typed *out, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; m->mmap && i < m->mmap_count && n < max; i++) {
+		const uint8_t *e = m->mmap + (size_t)i * m->mmap_entry_size;
+		uint64_t base = rd64(e), len = rd64(e + 8);
+		uint32_t type = rd32(e + 16);
+		if (len == 0 || base + len < base)
+			continue;
+		out[n++] = (struct mem_typed){ base, base + len, type >= 1 && type <= 5 ? type : 2 };
+	}
+	for (uint32_t i = 0; !m->mmap && m->efi_mmap && i < m->efi_count && n < max; i++) {
+		const uint8_t *d = m->efi_mmap + (size_t)i * m->efi_desc_size;
+		uint64_t base = rd64(d + 8), pages = rd64(d + 24);
+		if (pages == 0 || pages > (UINT64_MAX - base) >> 12)
+			continue;
+		out[n++] = (struct mem_typed){ base, base + (pages << 12), efi_to_e820(rd32(d)) };
+	}
+	/* insertion sort: maps are short and nearly sorted */
+	for (size_t i = 1; i < n; i++) {
+		struct mem_typed t = out[i];
+		size_t j = i;
+		while (j > 0 && out[j - 1].base > t.base) {
+			out[j] = out[j - 1];
+			j--;
+		}
+		out[j] = t;
+	}
+	return n;
+}

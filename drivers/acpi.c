@@ -2,6 +2,8 @@
 
 #include "arch-x86/string.h"
 
+struct acpi_info hv_acpi;
+
 #define SDT_HEADER_LEN 36
 #define TABLE_MAX_LEN (16u << 20) /* larger is taken as corruption */
 

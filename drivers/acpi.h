@@ -54,6 +54,9 @@ struct acpi_info {
 	uint8_t slp_typ_a, slp_typ_b;
 };
 
+/* What boot found (valid when hv_acpi.rsdp_addr != 0). */
+extern struct acpi_info hv_acpi;
+
 bool acpi_checksum_ok(const void *p, size_t len);
 
 /* Is there a valid RSDP (signature, checksums, length) at P, with AVAIL

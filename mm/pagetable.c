@@ -103,6 +103,24 @@ bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t lea
 	return true;
 }
 
+bool pt_unmap(struct pt *pt, uint64_t va, uint64_t size)
+{
+	while (size) {
+		unsigned level = pt->max_leaf;
+		while (level > 1 && (va & (pt_level_size(level) - 1) || size < pt_level_size(level)))
+			level--;
+		uint64_t *e = pt_walk(pt, va, level, true);
+		if (!e)
+			return false;
+		if (level > 1 && present(pt, *e) && !(*e & PT_LARGE))
+			release_tree(pt, *e & PT_ADDR_MASK, level - 1);
+		*e = 0;
+		va += pt_level_size(level);
+		size -= pt_level_size(level);
+	}
+	return true;
+}
+
 bool pt_translate(struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, unsigned *level)
 {
 	uint64_t *t = table(pt, pt->root);

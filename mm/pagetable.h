@@ -72,6 +72,11 @@ uint64_t *pt_walk(struct pt *pt, uint64_t addr, unsigned level, bool create);
  */
 bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf);
 
+/* Remove [va, va+size) (4 KiB-aligned): large leaves that cover it only
+ * partly are split, tables left empty are not reclaimed. False if a split
+ * ran out of memory. */
+bool pt_unmap(struct pt *pt, uint64_t va, uint64_t size);
+
 /* Translate VA: true and *PA (and the leaf's flags and level) if mapped. */
 bool pt_translate(struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, unsigned *level);
 

@@ -3,6 +3,7 @@
 #include "arch-x86/string.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
+#include "vmx/passthrough.h"
 
 /* --- COM1 ---------------------------------------------------------------- */
 
@@ -143,6 +144,11 @@ void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t
 {
 	struct vm *vm = v->vm;
 	uint32_t mask = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+
+	if (vm->cfg.passthrough) { /* only the trapped ports reach here */
+		passthrough_port(v, port, size, in, val);
+		return;
+	}
 
 	if (port >= COM1_BASE && port <= COM1_BASE + 7) {
 		uart_access(vm, port - COM1_BASE, in, val);

@@ -46,18 +46,26 @@ const struct mem_slot *slot_find(const struct vm *vm, uint64_t gpa)
 	return NULL;
 }
 
-bool ept_create(struct vm *vm)
+bool ept_create_with(struct vm *vm, uint64_t (*alloc)(void *), void (*release)(void *, uint64_t), void *ctx)
 {
 	vm->ept = (struct pt){
 		.fmt = &ept_format,
 		.max_leaf = hv_vmx.ept_max_leaf,
-		.alloc = ept_alloc,
-		.release = ept_release,
+		.alloc = alloc,
+		.release = release,
 		.va = ept_va,
+		.ctx = ctx,
 	};
 	if (!pt_init(&vm->ept))
 		return false;
 	vm->eptp = vm->ept.root | EPTP_WALK4 | EPTP_WB;
+	return true;
+}
+
+bool ept_create(struct vm *vm)
+{
+	if (!ept_create_with(vm, ept_alloc, ept_release, NULL))
+		return false;
 	if (vm->cfg.ept == EPT_EAGER) {
 		for (unsigned i = 0; i < vm->nslots; i++) {
 			const struct mem_slot *s = &vm->slots[i];

@@ -21,6 +21,10 @@
  * vm->eptp. False when out of memory. */
 bool ept_create(struct vm *vm);
 
+/* The root only, with tables from ALLOC/RELEASE (the passthrough VM's
+ * reserve); the caller maps. */
+bool ept_create_with(struct vm *vm, uint64_t (*alloc)(void *), void (*release)(void *, uint64_t), void *ctx);
+
 /* Map the 4 KiB page holding GPA if it is in a slot (lazy fill). False if
  * GPA is outside every slot or tables could not be allocated. */
 bool ept_fill(struct vm *vm, uint64_t gpa);

@@ -33,6 +33,9 @@ struct boot_state {
 	uint64_t rip, rsp;
 	uint16_t cs; /* real mode: the code segment (base = cs * 16) */
 	uint64_t cr3;
+	uint64_t gdt_base;	    /* a GDT in guest memory (0: none) */
+	uint16_t gdt_limit;
+	uint16_t code_sel, data_sel; /* 0: the defaults 0x08 and 0x10 */
 	struct guest_regs regs;
 };
 

@@ -31,7 +31,7 @@ static void pass(uint8_t *bitmap, uint32_t msr, bool read, bool write)
 		bitmap[2048 + base + off / 8] &= (uint8_t) ~(1u << (off % 8));
 }
 
-void msr_bitmap_init(uint8_t *bitmap)
+void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 {
 	memset(bitmap, 0xff, 4096);
 	/* switched by the VMCS guest-state area on every entry and exit */
@@ -50,6 +50,30 @@ void msr_bitmap_init(uint8_t *bitmap)
 	/* reads only: the guest's own PAT is loaded while it runs */
 	pass(bitmap, MSR_TSC, true, false);
 	pass(bitmap, MSR_IA32_PAT, true, false);
+	if (!passthrough)
+		return;
+	static const struct {
+		uint32_t first, last;
+		bool write;
+	} owned[] = {
+		{ 0x017, 0x017, false },  /* IA32_PLATFORM_ID */
+		{ 0x01b, 0x01b, true },	  /* IA32_APIC_BASE: the OS owns the APIC */
+		{ 0x048, 0x049, true },	  /* IA32_SPEC_CTRL, IA32_PRED_CMD */
+		{ 0x08b, 0x08b, true },	  /* IA32_BIOS_SIGN_ID (microcode revision) */
+		{ 0x0ce, 0x0ce, false },  /* MSR_PLATFORM_INFO */
+		{ 0x0fe, 0x0fe, false },  /* IA32_MTRRCAP */
+		{ 0x10a, 0x10b, true },	  /* IA32_ARCH_CAPABILITIES, IA32_FLUSH_CMD */
+		{ 0x179, 0x17a, false },  /* IA32_MCG_CAP, IA32_MCG_STATUS */
+		{ 0x19c, 0x1a2, false },  /* thermal status, IA32_MISC_ENABLE, TEMPERATURE_TARGET */
+		{ 0x1b0, 0x1b1, true },	  /* energy/performance bias, package thermal status */
+		{ 0x200, 0x2ff, false },  /* MTRRs (read: the firmware's memory types) */
+		{ 0x400, 0x47f, false },  /* machine-check banks */
+		{ 0x6e0, 0x6e0, true },	  /* IA32_TSC_DEADLINE */
+		{ 0x800, 0x8ff, true },	  /* x2APIC registers */
+	};
+	for (unsigned i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		for (uint32_t m = owned[i].first; m <= owned[i].last; m++)
+			pass(bitmap, m, true, owned[i].write);
 }
 
 void msr_reset_passthrough(void)

@@ -20,8 +20,10 @@
 
 #include "vmx/vm.h"
 
-/* Fill the VM's 4 KiB MSR bitmap (SDM vol. 3C, 25.6.9). */
-void msr_bitmap_init(uint8_t *bitmap);
+/* Fill the VM's 4 KiB MSR bitmap (SDM vol. 3C, 25.6.9). A passthrough VM
+ * (the machine's OS) also reaches the local APIC's MSRs, the MTRRs (read),
+ * and the CPU's identification and mitigation MSRs directly. */
+void msr_bitmap_init(uint8_t *bitmap, bool passthrough);
 
 /* Emulate RDMSR/WRMSR of MSR for V. False: inject #GP. */
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value);

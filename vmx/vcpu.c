@@ -122,25 +122,28 @@ static void set_guest_state(struct vcpu *v, const struct boot_state *bs)
 				    flat_code64 = { 0x08, 0, 0xffffffff, AR_CODE64 };
 	uint64_t efer = 0;
 
+	struct segment cs, ds;
 	switch (bs->mode) {
-	case MODE_REAL: {
-		struct segment cs = real_code;
+	case MODE_REAL:
+		cs = real_code;
+		ds = real_data;
 		cs.selector = bs->cs;
 		cs.base = (uint64_t)bs->cs << 4;
-		set_segments(&cs, &real_data);
 		set_control_registers(0x10, 0); /* ET */
 		vmcs_writenat(GUEST_IDTR_BASE, 0);
 		vmcs_write32(GUEST_IDTR_LIMIT, 0x3ff); /* the real-mode IVT */
 		break;
-	}
 	case MODE_PROT32:
-		set_segments(&flat_code32, &flat_data);
+		cs = flat_code32;
+		ds = flat_data;
 		set_control_registers(CR0_PE | 0x10, 0);
 		vmcs_writenat(GUEST_IDTR_BASE, 0);
 		vmcs_write32(GUEST_IDTR_LIMIT, 0);
 		break;
 	case MODE_LONG64:
-		set_segments(&flat_code64, &flat_data);
+	default:
+		cs = flat_code64;
+		ds = flat_data;
 		set_control_registers(CR0_PE | CR0_PG | 0x10, CR4_PAE);
 		vmcs_writenat(GUEST_IDTR_BASE, 0);
 		vmcs_write32(GUEST_IDTR_LIMIT, 0);
@@ -148,9 +151,14 @@ static void set_guest_state(struct vcpu *v, const struct boot_state *bs)
 		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
 		break;
 	}
+	if (bs->code_sel) { /* the loader's own GDT (Linux: __BOOT_CS, __BOOT_DS) */
+		cs.selector = bs->code_sel;
+		ds.selector = bs->data_sel;
+	}
+	set_segments(&cs, &ds);
 	vmcs_writenat(GUEST_CR3, bs->cr3);
-	vmcs_writenat(GUEST_GDTR_BASE, 0);
-	vmcs_write32(GUEST_GDTR_LIMIT, bs->mode == MODE_REAL ? 0xffff : 0);
+	vmcs_writenat(GUEST_GDTR_BASE, bs->gdt_base);
+	vmcs_write32(GUEST_GDTR_LIMIT, bs->gdt_limit ? bs->gdt_limit : bs->mode == MODE_REAL ? 0xffff : 0);
 	vmcs_write64(GUEST_IA32_EFER, efer);
 	vmcs_write64(GUEST_IA32_PAT, PAT_POWER_ON);
 	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
@@ -204,8 +212,10 @@ static void set_controls(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
-	vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, hv_vmx.pin);
-	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, hv_vmx.proc);
+	/* A passthrough OS takes its interrupts and NMIs directly and halts
+	 * the CPU itself; CR8 is the real APIC's TPR. */
+	vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, vm->cfg.passthrough ? hv_vmx.pin_passthrough : hv_vmx.pin);
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, vm->cfg.passthrough ? hv_vmx.proc_passthrough : hv_vmx.proc);
 	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, hv_vmx.proc2);
 	vmcs_write32(VM_EXIT_CONTROLS, hv_vmx.exit);
 	vmcs_write32(EXCEPTION_BITMAP, 0);
@@ -264,11 +274,6 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 	v->vm = vm;
 	v->cause = CAUSE_RUNNING;
 	v->entry_controls = hv_vmx.entry;
-	v->vmcs = phys_alloc_page();
-	if (!v->vmcs) {
-		fmt_snprintf(err, errlen, "out of memory for the VMCS");
-		return false;
-	}
 	*(uint32_t *)phys_to_virt(v->vmcs) = VMX_BASIC_REVISION(hv_vmx_caps.basic);
 	enum vmx_result r = vmclear(v->vmcs);
 	if (r == VMX_OK)

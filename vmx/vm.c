@@ -16,6 +16,7 @@
 #include "vmx/ept.h"
 #include "vmx/loader.h"
 #include "vmx/msr.h"
+#include "vmx/passthrough.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -40,6 +41,8 @@ const char *vm_cause_name(enum vm_cause c)
 		[CAUSE_ENTRY_FAILURE] = "entry-failure",
 		[CAUSE_UNHANDLED_EXIT] = "unhandled-exit",
 		[CAUSE_TIMEOUT] = "timeout",
+		[CAUSE_POWEROFF] = "poweroff",
+		[CAUSE_REBOOT] = "reboot",
 		[CAUSE_ERROR] = "error",
 	};
 	return names[c];
@@ -106,7 +109,7 @@ static bool add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
 
 static void free_ram(struct vm *vm)
 {
-	for (unsigned i = 0; i < vm->nslots; i++)
+	for (unsigned i = 0; !vm->ram_borrowed && i < vm->nslots; i++)
 		frame_free(&hv_frames, vm->slots[i].hpa, vm->slots[i].size / 4096);
 	vm->nslots = 0;
 }
@@ -118,27 +121,40 @@ static void free_page(uint64_t *pa)
 	*pa = 0;
 }
 
-static bool vm_create(struct vm *vm, const struct mbi_module *mod, const struct mbi_module *initrd, char *err,
-		      size_t errlen)
+static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_module *mod,
+		      const struct mbi_module *initrd, char *err, size_t errlen)
 {
-	uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
-	if (!add_ram(vm, 0, low) || (vm->cfg.mem > low && !add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
-		fmt_snprintf(err, errlen, "not enough memory for mem=%lluM (%llu MiB free)",
-			     (unsigned long long)(vm->cfg.mem >> 20),
-			     (unsigned long long)(hv_frames.free * 4096 >> 20));
-		return false;
-	}
 	vm->io_bitmap_a = phys_alloc_page();
 	vm->io_bitmap_b = phys_alloc_page();
 	vm->msr_bitmap = phys_alloc_page();
-	if (!vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap || !ept_create(vm)) {
-		fmt_snprintf(err, errlen, "out of memory for the VM's bitmaps or EPT");
+	vm->vcpu.vmcs = phys_alloc_page();
+	if (!vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap || !vm->vcpu.vmcs) {
+		fmt_snprintf(err, errlen, "out of memory for the VM's bitmaps");
 		return false;
 	}
-	/* Isolated VMs: every port exits to the device models. */
-	memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
-	memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
-	msr_bitmap_init(phys_to_virt(vm->msr_bitmap));
+	if (vm->cfg.passthrough) {
+		/* Everything the hypervisor allocates for this VM is taken
+		 * before its memory map is made, so all of it is hidden. */
+		if (!passthrough_memory(vm, m, err, errlen))
+			return false;
+		passthrough_io_bitmap(vm);
+	} else {
+		uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
+		if (!add_ram(vm, 0, low) || (vm->cfg.mem > low && !add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
+			fmt_snprintf(err, errlen, "not enough memory for mem=%lluM (%llu MiB free)",
+				     (unsigned long long)(vm->cfg.mem >> 20),
+				     (unsigned long long)(hv_frames.free * 4096 >> 20));
+			return false;
+		}
+		if (!ept_create(vm)) {
+			fmt_snprintf(err, errlen, "out of memory for the VM's EPT");
+			return false;
+		}
+		/* Isolated VMs: every port exits to the device models. */
+		memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
+		memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
+	}
+	msr_bitmap_init(phys_to_virt(vm->msr_bitmap), vm->cfg.passthrough);
 	devices_init(vm);
 
 	struct boot_state bs;
@@ -158,6 +174,7 @@ static void vm_destroy(struct vm *vm)
 	free_page(&vm->io_bitmap_b);
 	free_page(&vm->msr_bitmap);
 	free_ram(vm);
+	passthrough_release(vm);
 }
 
 /* The one VM-END line: name, cause, status, exits, and a count for each
@@ -211,7 +228,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 				 (unsigned long long)(vm.cfg.mem >> 20), vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
 				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
 				 initrd ? ", with the next module as its initrd" : "");
-			ok = vm_create(&vm, &m->mods[i], initrd, err, sizeof(err));
+			ok = vm_create(&vm, m, &m->mods[i], initrd, err, sizeof(err));
 		}
 		if (ok) {
 			if (o->selftest_entry_failure && i == 0) {
@@ -235,7 +252,8 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		vm_destroy(&vm);
 		print_vm_end(&vm);
 		enum vm_cause c = vm.vcpu.cause;
-		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT)
+		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT &&
+		    c != CAUSE_POWEROFF && c != CAUSE_REBOOT)
 			failed++;
 		if (initrd)
 			i++; /* consumed */

@@ -31,12 +31,22 @@ enum vm_cause {
 	CAUSE_ENTRY_FAILURE,
 	CAUSE_UNHANDLED_EXIT,
 	CAUSE_TIMEOUT,
+	CAUSE_POWEROFF, /* a passthrough OS entered ACPI S5 */
+	CAUSE_REBOOT,	/* a passthrough OS reset the machine */
 	CAUSE_ERROR,
 };
 
 /* A guest-physical range backed by contiguous host frames (KVM's memslot). */
 struct mem_slot {
 	uint64_t gpa, size, hpa;
+};
+
+/* The guest's memory map, in e820 terms (types 1 RAM, 2 reserved, 3 ACPI,
+ * 4 NVS), as handed to a Linux guest. */
+#define VM_MAX_E820 64
+struct vm_e820 {
+	uint64_t addr, size;
+	uint32_t type;
 };
 
 struct port_count {
@@ -80,6 +90,10 @@ struct vm {
 
 	struct mem_slot slots[VM_MAX_SLOTS];
 	unsigned nslots;
+	bool ram_borrowed; /* passthrough: slots are the machine's RAM, not the pool's */
+	struct vm_e820 e820[VM_MAX_E820];
+	unsigned ne820;
+	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
 	struct pt ept;
 	uint64_t eptp;
 	uint64_t lazy_fills; /* EPT pages mapped on first touch */

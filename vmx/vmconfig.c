@@ -46,6 +46,10 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			c->initrd = true;
 			continue;
 		}
+		if (arg_is(&a, "passthrough") && !a.value) {
+			c->passthrough = true;
+			continue;
+		}
 		if (arg_is(&a, "name")) {
 			if (ok)
 				set_name(c, v, vl);
@@ -75,6 +79,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			c->entry_set = true;
 		} else if (arg_is(&a, "timeout")) {
 			ok = ok && parse_u64(v, vl, &c->timeout) && c->timeout <= 1000000;
+			c->timeout_set = true;
 		} else if (arg_is(&a, "ept")) {
 			if (arg_value_is(&a, "eager"))
 				c->ept = EPT_EAGER;
@@ -83,7 +88,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			else
 				ok = false;
 		} else {
-			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, initrd, --)",
+			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, initrd, passthrough, --)",
 				     (int)a.key_len, a.key);
 			return false;
 		}
@@ -93,5 +98,8 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			return false;
 		}
 	}
+	/* The machine's OS runs until it powers off: no default limit. */
+	if (c->passthrough && !c->timeout_set)
+		c->timeout = 0;
 	return true;
 }

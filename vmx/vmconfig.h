@@ -1,7 +1,7 @@
 /*
  * A VM's configuration from its module's words (see README, "Guests"):
  *   name=NAME mem=SIZE mode=real|prot32|long64 load=ADDR entry=ADDR
- *   ept=eager|lazy timeout=SECONDS initrd -- KERNEL COMMAND LINE
+ *   ept=eager|lazy timeout=SECONDS initrd passthrough -- KERNEL COMMAND LINE
  * Pure logic, unit tested on the host.
  */
 #ifndef VMX_VMCONFIG_H
@@ -30,6 +30,8 @@ struct vm_config {
 	enum ept_policy ept;
 	uint64_t timeout; /* seconds of guest run time before cause=timeout; 0: none */
 	bool initrd;		 /* the word "initrd": this module is the previous kernel's */
+	bool passthrough;	 /* the word "passthrough": the VM is the machine's OS */
+	bool timeout_set;
 	const char *kernel_args; /* the words after "--" (the kernel's command line), or "" */
 };
 

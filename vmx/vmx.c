@@ -166,6 +166,12 @@ bool vmx_configure(void)
 		x->preemption_slice = slice > 0xffffffffull ? 0xffffffffu : slice ? (uint32_t)slice : 1;
 	}
 	x->vpid = x->proc2 & PROC2_VPID;
+	/* The passthrough OS: no external-interrupt, NMI, HLT or CR8 exits,
+	 * where the CPU lets these be 0 (allowed-0 settings, A.3). */
+	x->pin_passthrough = (x->pin & ~(PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS)) |
+			     (uint32_t)c->pin;
+	x->proc_passthrough = (x->proc & ~(PROC_HLT_EXITING | PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING)) |
+			      (uint32_t)c->proc;
 	x->wbinvd_exiting = x->proc2 & PROC2_WBINVD_EXITING;
 	x->ept_max_leaf = cpu_has_ept_1g(c) ? 3 : cpu_has_ept_2m(c) ? 2 : 1;
 	return true;

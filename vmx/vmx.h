@@ -10,6 +10,7 @@ extern struct vmx_caps hv_vmx_caps;
  * the capability MSRs, and the features they turned on. */
 struct vmx_config {
 	uint32_t pin, proc, proc2, exit, entry;
+	uint32_t pin_passthrough, proc_passthrough; /* for the machine's own OS */
 	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
 	bool vpid, preemption_timer, wbinvd_exiting;
 	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */

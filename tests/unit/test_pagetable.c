@@ -184,6 +184,26 @@ static void test_lazy_fill_page_by_page(void **state)
 	assert_int_equal(pt.tables, 5);
 }
 
+static void test_unmap_hole_in_large_pages(void **state)
+{
+	(void)state;
+	/* 0-2G mapped with 1G pages; punch out [0x40201000, 0x40203000) */
+	assert_true(pt_map(&pt, 0, 0, 2 * GiB1, LEAF));
+	assert_true(pt_unmap(&pt, 0x40201000, 0x2000));
+	uint64_t pa;
+	assert_false(pt_translate(&pt, 0x40201000, &pa, NULL, NULL));
+	assert_false(pt_translate(&pt, 0x40202fff, &pa, NULL, NULL));
+	check(0x40200fff, 0x40200fff, 1); /* the rest of that 2M: 4K leaves */
+	check(0x40203000, 0x40203000, 1);
+	check(0x40400000, 0x40400000, 2); /* the rest of that 1G: 2M leaves */
+	check(0x3fffffff, 0x3fffffff, 3); /* the other 1G untouched */
+	/* a whole aligned 2M: one entry cleared, no split below it */
+	unsigned long before = pt.tables;
+	assert_true(pt_unmap(&pt, 0x40600000, 0x200000));
+	assert_int_equal(pt.tables, before);
+	assert_false(pt_translate(&pt, 0x40600000, &pa, NULL, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +216,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_high_addresses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lazy_fill_page_by_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmap_hole_in_large_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("pagetable", tests, NULL, NULL);
 }

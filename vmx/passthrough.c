@@ -1,0 +1,232 @@
+#include "vmx/passthrough.h"
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/string.h"
+#include "boot/mbi.h"
+#include "drivers/acpi.h"
+#include "drivers/console.h"
+#include "drivers/format.h"
+#include "mm/memmap.h"
+#include "mm/phys.h"
+#include "vmx/ept.h"
+
+#define GiB (1ull << 30)
+#define MAX_HV_RUNS 64
+#define MAX_FW_RANGES 128
+/* EPT tables for the identity map come from a reserve taken before the
+ * guest's map is computed, so they are hidden from the guest too. */
+#define TABLE_RESERVE_FRAMES 512
+
+extern char __image_start[], __image_end[];
+
+/* Runs of frames the hypervisor holds: the image and every allocated frame
+ * of the pool. */
+static size_t hypervisor_runs(struct mem_range *out, size_t max)
+{
+	size_t n = 0;
+	out[n++] = (struct mem_range){ align_down((uintptr_t)__image_start, PAGE_SIZE),
+				       align_up((uintptr_t)__image_end, PAGE_SIZE) };
+	for (size_t r = 0; r < hv_phys.nusable; r++) {
+		for (uint64_t a = hv_phys.usable[r].base; a < hv_phys.usable[r].end; a += PAGE_SIZE) {
+			uint64_t i = (a - hv_frames.base) >> PAGE_SHIFT;
+			bool used = !(hv_frames.bits[i / 64] >> (i % 64) & 1);
+			if (!used)
+				continue;
+			if (n > 1 && out[n - 1].end == a) {
+				out[n - 1].end += PAGE_SIZE;
+			} else if (n < max) {
+				out[n++] = (struct mem_range){ a, a + PAGE_SIZE };
+			} else {
+				return 0; /* too fragmented to describe */
+			}
+		}
+	}
+	return n;
+}
+
+static void e820_add(struct vm *vm, uint64_t base, uint64_t end, uint32_t type)
+{
+	if (end > base && vm->ne820 < VM_MAX_E820)
+		vm->e820[vm->ne820++] = (struct vm_e820){ base, end - base, type };
+}
+
+static uint64_t reserve_alloc(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->table_reserve_used == vm->table_reserve_frames)
+		return 0;
+	uint64_t pa = vm->table_reserve + vm->table_reserve_used++ * PAGE_SIZE;
+	memset(phys_to_virt(pa), 0, PAGE_SIZE);
+	return pa;
+}
+
+static void reserve_release(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	(void)pa; /* the whole reserve goes back in passthrough_release */
+}
+
+bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t errlen)
+{
+	static struct mem_typed fw[MAX_FW_RANGES];
+	static struct mem_range ram[MAX_FW_RANGES], hv[MAX_HV_RUNS], guest_ram[MAX_FW_RANGES];
+	size_t nfw = mbi_typed_map(m, fw, MAX_FW_RANGES), nram = 0;
+
+	vm->table_reserve = frame_alloc(&hv_frames, TABLE_RESERVE_FRAMES, PAGE_SIZE);
+	if (!vm->table_reserve) {
+		fmt_snprintf(err, errlen, "out of memory for the EPT of a passthrough VM");
+		return false;
+	}
+	vm->table_reserve_frames = TABLE_RESERVE_FRAMES;
+	size_t nhv = hypervisor_runs(hv, MAX_HV_RUNS);
+	if (!nhv) {
+		fmt_snprintf(err, errlen, "the hypervisor's memory is too fragmented to hide from a passthrough VM");
+		return false;
+	}
+	uint64_t top = 4 * GiB;
+	for (size_t i = 0; i < nfw; i++) {
+		if (fw[i].type == 1)
+			ram[nram++] = (struct mem_range){ fw[i].base, fw[i].end };
+		if (fw[i].end > top && fw[i].type != 2)
+			top = fw[i].end;
+	}
+	top = align_up(top, GiB);
+	size_t ng = memmap_usable(ram, nram, hv, nhv, guest_ram, MAX_FW_RANGES);
+
+	/* e820: the guest's RAM, then the firmware's other ranges (ACPI, NVS,
+	 * reserved) as they are, outside the hypervisor's memory. */
+	vm->ne820 = 0;
+	vm->nslots = 0;
+	vm->ram_borrowed = true;
+	for (size_t i = 0; i < ng; i++) {
+		e820_add(vm, guest_ram[i].base, guest_ram[i].end, 1);
+		if (vm->nslots < VM_MAX_SLOTS)
+			vm->slots[vm->nslots++] = (struct mem_slot){ guest_ram[i].base, guest_ram[i].end - guest_ram[i].base,
+								     guest_ram[i].base };
+	}
+	for (size_t i = 0; i < nfw; i++)
+		if (fw[i].type != 1)
+			e820_add(vm, fw[i].base, fw[i].end, fw[i].type);
+	for (unsigned i = 1; i < vm->ne820; i++) { /* sort by address */
+		struct vm_e820 t = vm->e820[i];
+		unsigned j = i;
+		while (j > 0 && vm->e820[j - 1].addr > t.addr) {
+			vm->e820[j] = vm->e820[j - 1];
+			j--;
+		}
+		vm->e820[j] = t;
+	}
+	vm->cfg.mem = memmap_total(guest_ram, ng);
+
+	/* EPT: everything uncached, then RAM/ACPI/NVS write-back, then the
+	 * hypervisor's memory removed. */
+	vm->ept = (struct pt){ .max_leaf = 0 }; /* set up by ept_create_identity */
+	if (!ept_create_with(vm, reserve_alloc, reserve_release, vm)) {
+		fmt_snprintf(err, errlen, "out of memory for the EPT of a passthrough VM");
+		return false;
+	}
+	bool ok = pt_map(&vm->ept, 0, 0, top, EPT_RWX | EPT_MEMTYPE_UC);
+	for (unsigned i = 0; ok && i < vm->ne820; i++)
+		if (vm->e820[i].type == 1 || vm->e820[i].type == 3 || vm->e820[i].type == 4)
+			ok = pt_map(&vm->ept, align_down(vm->e820[i].addr, PAGE_SIZE), align_down(vm->e820[i].addr, PAGE_SIZE),
+				    align_up(vm->e820[i].addr + vm->e820[i].size, PAGE_SIZE) -
+					    align_down(vm->e820[i].addr, PAGE_SIZE),
+				    EPT_RWX | EPT_MEMTYPE_WB);
+	for (size_t i = 0; ok && i < nhv; i++)
+		ok = pt_unmap(&vm->ept, hv[i].base, hv[i].end - hv[i].base);
+	if (!ok) {
+		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables", TABLE_RESERVE_FRAMES);
+		return false;
+	}
+	ept_invalidate(vm);
+	log_info("VM %s: passthrough of %llu MiB RAM in %zu ranges; hypervisor memory hidden: %zu ranges, EPT up to "
+		 "%#llx in %llu tables",
+		 vm->cfg.name, (unsigned long long)(vm->cfg.mem >> 20), ng, nhv, (unsigned long long)top,
+		 (unsigned long long)vm->ept.tables);
+	return true;
+}
+
+void passthrough_release(struct vm *vm)
+{
+	if (vm->table_reserve)
+		frame_free(&hv_frames, vm->table_reserve, vm->table_reserve_frames);
+	vm->table_reserve = 0;
+}
+
+static void trap_port(struct vm *vm, uint16_t port)
+{
+	uint8_t *bitmap = phys_to_virt(port < 0x8000 ? vm->io_bitmap_a : vm->io_bitmap_b);
+	port &= 0x7fff;
+	bitmap[port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+#define PORT_KBC_CMD 0x64
+#define PORT_RESET_CONTROL 0xcf9
+#define KBC_PULSE_RESET 0xfe
+#define RESET_CONTROL_RST_CPU 0x04
+#define PM1_SLP_EN (1u << 13)
+
+void passthrough_io_bitmap(struct vm *vm)
+{
+	memset(phys_to_virt(vm->io_bitmap_a), 0, PAGE_SIZE);
+	memset(phys_to_virt(vm->io_bitmap_b), 0, PAGE_SIZE);
+	trap_port(vm, PORT_KBC_CMD);
+	trap_port(vm, PORT_RESET_CONTROL);
+	const struct acpi_info *a = &hv_acpi;
+	if (a->have_fadt) {
+		for (unsigned i = 0; i < 2; i++) {
+			const struct acpi_gas *g = i ? &a->pm1b_cnt : &a->pm1a_cnt;
+			if (g->space == ACPI_SPACE_IO && g->address) {
+				trap_port(vm, (uint16_t)g->address);
+				trap_port(vm, (uint16_t)(g->address + 1));
+			}
+		}
+		if (a->reset_supported && a->reset_reg.space == ACPI_SPACE_IO)
+			trap_port(vm, (uint16_t)a->reset_reg.address);
+	}
+}
+
+static void forward(uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	if (in)
+		*val = size == 1 ? inb(port) : size == 2 ? inw(port) : inl(port);
+	else if (size == 1)
+		outb(port, (uint8_t)*val);
+	else if (size == 2)
+		outw(port, (uint16_t)*val);
+	else
+		outl(port, *val);
+}
+
+static bool is_pm1_control(uint16_t port)
+{
+	const struct acpi_info *a = &hv_acpi;
+	return a->have_fadt && ((a->pm1a_cnt.space == ACPI_SPACE_IO && port == a->pm1a_cnt.address) ||
+				(a->pm1b_cnt.space == ACPI_SPACE_IO && a->pm1b_cnt.address && port == a->pm1b_cnt.address));
+}
+
+void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	const struct acpi_info *a = &hv_acpi;
+
+	if (!in) {
+		/* Sleep type S5 with SLP_EN: the OS powers the machine off
+		 * (ACPI 6.4, 4.8.3.2.1 and 7.4.2). */
+		if (is_pm1_control(port) && size >= 2 && (*val & PM1_SLP_EN) && a->have_s5 &&
+		    ((*val >> 10) & 7) == (port == a->pm1a_cnt.address ? a->slp_typ_a : a->slp_typ_b)) {
+			log_info("VM %s: the OS entered ACPI S5 (power-off)", v->vm->cfg.name);
+			vm_end(v, CAUSE_POWEROFF, 0);
+			return;
+		}
+		bool reset = (port == PORT_KBC_CMD && size == 1 && (uint8_t)*val == KBC_PULSE_RESET) ||
+			     (port == PORT_RESET_CONTROL && size == 1 && (*val & RESET_CONTROL_RST_CPU)) ||
+			     (a->reset_supported && a->reset_reg.space == ACPI_SPACE_IO && port == a->reset_reg.address &&
+			      (uint8_t)*val == a->reset_value);
+		if (reset) {
+			log_info("VM %s: the OS reset the machine (port %#x, value %#x)", v->vm->cfg.name, port, *val);
+			vm_end(v, CAUSE_REBOOT, 0);
+			return;
+		}
+	}
+	forward(port, size, in, val);
+}
