@@ -89,6 +89,8 @@ static inline uint64_t rdtsc(void)
 /* CR0/CR4 bits used by the hypervisor (SDM vol. 3A, 2.5). */
 #define CR0_PE (1ull << 0)
 #define CR0_NE (1ull << 5)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
 #define CR4_PSE (1ull << 4)

@@ -212,19 +212,17 @@ static void flush_guest_tlb(struct vcpu *v)
 		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
 }
 
-/* MOV to CR0 that exited because it changes a bit the host owns (NE, or a
- * bit CR0_FIXED1 forbids). Reserved bits and impossible combinations fault
+/* MOV to CR0 that exited because it changes a bit the host owns (NE, CD,
+ * NW, or a bit CR0_FIXED1 forbids). Reserved bits and impossible combinations fault
  * as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR); switching paging on
  * with EFER.LME enters long mode (10.8.5), which the emulation must do
  * itself, as must loading PAE PDPTEs. */
 static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 {
-	const struct vmx_caps *c = &hv_vmx_caps;
-	uint64_t fixed0 = c->cr0_fixed0 & ~(CR0_PE | CR0_PG);
 	uint64_t old = guest_cr0(), cr4 = guest_cr4();
 	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
 
-	if (val >> 32 || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & (1ull << 29)) && !(val & (1ull << 30))))
+	if (val >> 32 || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
 		return false; /* reserved, PG without PE, NW without CD */
 	bool paging_on = (val & CR0_PG) && !(old & CR0_PG), paging_off = !(val & CR0_PG) && (old & CR0_PG);
 	if (paging_on && (efer & EFER_LME)) {
@@ -240,7 +238,7 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 		v->entry_controls &= ~ENTRY_IA32E_MODE_GUEST;
 		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
 	}
-	vmcs_writenat(GUEST_CR0, vmx_fixed_bits(val, fixed0, c->cr0_fixed1));
+	vmcs_writenat(GUEST_CR0, vcpu_real_cr0(val));
 	vmcs_writenat(CR0_READ_SHADOW, val);
 	if (paging_on || paging_off)
 		flush_guest_tlb(v);

@@ -46,6 +46,7 @@ const char *image_format_name(enum image_format f)
 		[IMAGE_ELF32] = "ELF32",
 		[IMAGE_ELF64] = "ELF64",
 		[IMAGE_MULTIBOOT] = "multiboot",
+		[IMAGE_BZIMAGE] = "Linux bzImage",
 	};
 	return names[f];
 }
@@ -225,6 +226,10 @@ bool image_parse(const uint8_t *img, uint64_t len, struct image_info *ii, char *
 	}
 	if (len >= 4 && !memcmp(img, elf_magic, 4))
 		return parse_elf(img, len, ii, err, errlen);
+	if (bzimage_detect(img, len)) {
+		ii->format = IMAGE_BZIMAGE;
+		return bzimage_parse(img, len, &ii->linux, err, errlen);
+	}
 	ii->format = IMAGE_FLAT;
 	return true;
 }

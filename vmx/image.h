@@ -1,7 +1,7 @@
 /*
  * Guest image formats, detected from the file: multiboot1 kernels (header
  * in the first 8 KiB; ELF32 or the a.out-kludge address fields), ELF64 and
- * ELF32 executables, else a flat binary. Parsing is pure and checks every
+ * ELF32 executables, Linux bzImages (vmx/bzimage.h), else a flat binary. Parsing is pure and checks every
  * offset and size against the file before use, so it is unit tested (and
  * fuzzed) on the host with malformed files.
  *
@@ -15,12 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmx/bzimage.h"
+
 #define IMAGE_MAX_SEGMENTS 16
 #define MULTIBOOT_HEADER_MAGIC 0x1badb002u
 #define MULTIBOOT_BOOT_MAGIC 0x2badb002u
 #define MULTIBOOT_SEARCH 8192
 
-enum image_format { IMAGE_FLAT, IMAGE_ELF32, IMAGE_ELF64, IMAGE_MULTIBOOT };
+enum image_format { IMAGE_FLAT, IMAGE_ELF32, IMAGE_ELF64, IMAGE_MULTIBOOT, IMAGE_BZIMAGE };
 
 /* A piece of the file copied to guest-physical GPA; the MEM_LEN - FILE_LEN
  * bytes after it are zeroed (BSS). */
@@ -35,6 +37,7 @@ struct image_info {
 	uint64_t entry;	     /* guest-physical */
 	uint32_t mb_flags;   /* multiboot header flags */
 	bool mb_aout;	     /* multiboot a.out kludge (flags bit 16) */
+	struct linux_header linux; /* IMAGE_BZIMAGE: placed by the loader, no segments */
 };
 
 const char *image_format_name(enum image_format f);

@@ -6,6 +6,7 @@
 #include "drivers/format.h"
 #include "mm/memmap.h"
 #include "vmx/ept.h"
+#include "drivers/acpi.h"
 #include "vmx/image.h"
 
 #define GiB (1ull << 30)
@@ -264,6 +265,143 @@ static bool load_multiboot(struct vm *vm, struct blob initrd, const struct image
 	return true;
 }
 
+/* Linux's low-memory layout: the identity page tables at 0x1000-0x6fff
+ * (as for long64), then boot_params, the command line and a GDT with
+ * __BOOT_CS (0x10) and __BOOT_DS (0x18) (boot.rst, "64-bit boot protocol"). */
+#define LINUX_BOOT_PARAMS 0x7000
+#define LINUX_CMDLINE 0x8000
+#define LINUX_GDT 0x8800
+#define LINUX_LOW_END 0x9000
+#define LINUX_BOOT_CS 0x10
+#define LINUX_BOOT_DS 0x18
+
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+/* The guest's e820: a passthrough VM's map, else its RAM slots (with the
+ * legacy hole 0xa0000-0xfffff left out, as a PC's map has it). */
+static unsigned linux_e820(struct vm *vm, struct e820_entry *e, unsigned max)
+{
+	unsigned n = 0;
+	if (vm->cfg.passthrough) {
+		for (unsigned i = 0; i < vm->ne820 && n < max; i++)
+			e[n++] = (struct e820_entry){ vm->e820[i].addr, vm->e820[i].size, vm->e820[i].type };
+		return n;
+	}
+	for (unsigned i = 0; i < vm->nslots && n + 2 <= max; i++) {
+		uint64_t b = vm->slots[i].gpa, end = b + vm->slots[i].size;
+		if (b < 0xa0000)
+			e[n++] = (struct e820_entry){ b, (end < 0xa0000 ? end : 0xa0000) - b, E820_RAM };
+		if (end > 0x100000) {
+			uint64_t lo = b > 0x100000 ? b : 0x100000;
+			if (n && e[n - 1].type == E820_RAM && e[n - 1].addr + e[n - 1].size == lo)
+				e[n - 1].size += end - lo;
+			else
+				e[n++] = (struct e820_entry){ lo, end - lo, E820_RAM };
+		}
+	}
+	return n;
+}
+
+static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h,
+		       struct boot_state *bs, char *err, size_t errlen)
+{
+	uint64_t align = h->kernel_alignment > 0x200000 ? h->kernel_alignment : 0x200000;
+	uint64_t img_pa = (uintptr_t)image.data, rd_pa = (uintptr_t)initrd.data;
+	/* In a passthrough VM the modules are in the guest's own RAM: the
+	 * kernel must not be unpacked over them. */
+	bool avoid_modules = vm->cfg.passthrough;
+
+	if (!in_ram(vm, LONG64_TABLES_BASE, LINUX_LOW_END - LONG64_TABLES_BASE)) {
+		fmt_snprintf(err, errlen, "no RAM at %#x-%#x for Linux's boot structures", LONG64_TABLES_BASE,
+			     LINUX_LOW_END);
+		return false;
+	}
+	uint64_t load = 0;
+	for (uint64_t a = align_up(h->pref_address ? h->pref_address : 0x100000, align); a + h->init_size <= (1ull << 40);
+	     a += align) {
+		if (in_ram(vm, a, h->init_size) &&
+		    !(avoid_modules && (ranges_overlap(a, h->init_size, img_pa, image.len) ||
+					(initrd.data && ranges_overlap(a, h->init_size, rd_pa, initrd.len))))) {
+			load = a;
+			break;
+		}
+		if (!h->relocatable)
+			break;
+	}
+	if (!load) {
+		fmt_snprintf(err, errlen, "no room for the Linux kernel (%u MiB from %#llx, alignment %#llx)%s",
+			     h->init_size >> 20, (unsigned long long)h->pref_address, (unsigned long long)align,
+			     h->relocatable ? "" : "; it is not relocatable");
+		return false;
+	}
+	guest_phys_write(vm, load, image.data + h->pm_offset, h->pm_len);
+
+	/* The initrd: where it is, in a passthrough VM if the kernel can reach
+	 * it; else copied to the highest RAM below initrd_addr_max. */
+	uint64_t initrd_at = 0;
+	if (initrd.data) {
+		uint64_t limit = (uint64_t)h->initrd_addr_max + 1;
+		if (vm->cfg.passthrough && rd_pa + initrd.len <= limit && in_ram(vm, rd_pa, initrd.len)) {
+			initrd_at = rd_pa;
+		} else {
+			uint64_t top = ram_top_below_4g(vm) < limit ? ram_top_below_4g(vm) : limit;
+			for (uint64_t a = top > initrd.len ? align_down(top - initrd.len, PAGE_SIZE) : 0;
+			     a >= LINUX_LOW_END && a + initrd.len <= top; a -= PAGE_SIZE) {
+				if (in_ram(vm, a, initrd.len) && !ranges_overlap(a, initrd.len, load, h->init_size) &&
+				    !(avoid_modules && ranges_overlap(a, initrd.len, img_pa, image.len))) {
+					initrd_at = a;
+					break;
+				}
+				if (a < PAGE_SIZE)
+					break;
+			}
+			if (!initrd_at) {
+				fmt_snprintf(err, errlen, "the initrd (%llu bytes) does not fit in RAM below %#llx next to the kernel",
+					     (unsigned long long)initrd.len, (unsigned long long)limit);
+				return false;
+			}
+			guest_phys_write(vm, initrd_at, initrd.data, initrd.len);
+		}
+	}
+
+	size_t cmdlen = strlen(vm->cfg.kernel_args);
+	if (cmdlen > h->cmdline_size || cmdlen >= LINUX_GDT - LINUX_CMDLINE) {
+		fmt_snprintf(err, errlen, "kernel command line of %zu bytes is longer than the kernel accepts (%u)", cmdlen,
+			     h->cmdline_size);
+		return false;
+	}
+	guest_phys_write(vm, LINUX_CMDLINE, vm->cfg.kernel_args, cmdlen + 1);
+
+	static struct e820_entry e820[LINUX_E820_MAX];
+	static uint8_t bp[LINUX_BOOT_PARAMS_SIZE];
+	unsigned ne = linux_e820(vm, e820, LINUX_E820_MAX);
+	bzimage_boot_params(bp, image.data, h, LINUX_CMDLINE, initrd_at, initrd.data ? initrd.len : 0, e820, ne,
+			    vm->cfg.passthrough ? hv_acpi.rsdp_addr : 0);
+	guest_phys_write(vm, LINUX_BOOT_PARAMS, bp, sizeof(bp));
+
+	bool is64 = h->xloadflags & XLF_KERNEL_64;
+	const uint64_t gdt[4] = { 0, 0, is64 ? 0x00af9a000000ffffull : 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
+	guest_phys_write(vm, LINUX_GDT, gdt, sizeof(gdt));
+	bs->gdt_base = LINUX_GDT;
+	bs->gdt_limit = sizeof(gdt) - 1;
+	bs->code_sel = LINUX_BOOT_CS;
+	bs->data_sel = LINUX_BOOT_DS;
+	bs->regs.gpr[REG_RSI] = LINUX_BOOT_PARAMS;
+	bs->mode = is64 ? MODE_LONG64 : MODE_PROT32;
+	/* The 64-bit entry is 0x200 past the start of the protected-mode
+	 * kernel; the 32-bit one is its start (boot.rst). */
+	bs->rip = is64 ? load + 0x200 : load;
+	log_info("VM %s: Linux %u.%02u boot protocol, kernel at %#llx (%u MiB), %s entry, initrd %#llx (%llu bytes), "
+		 "%u e820 entries, command line '%s'",
+		 vm->cfg.name, h->version >> 8, h->version & 0xff, (unsigned long long)load, h->init_size >> 20,
+		 is64 ? "64-bit" : "32-bit", (unsigned long long)initrd_at,
+		 (unsigned long long)(initrd.data ? initrd.len : 0), ne, vm->cfg.kernel_args);
+	return true;
+}
+
 bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct boot_state *bs, char *err,
 		 size_t errlen)
 {
@@ -280,13 +418,24 @@ bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct bo
 			     image_format_name(ii.format));
 		return false;
 	}
-	if (initrd.data && ii.format != IMAGE_MULTIBOOT) {
+	if (initrd.data && ii.format != IMAGE_MULTIBOOT && ii.format != IMAGE_BZIMAGE) {
 		fmt_snprintf(err, errlen, "an initrd needs a multiboot or Linux kernel, not a %s",
 			     image_format_name(ii.format));
 		return false;
 	}
 
 	memset(bs, 0, sizeof(*bs));
+	if (ii.format == IMAGE_BZIMAGE) {
+		if (!load_linux(vm, image, initrd, &ii.linux, bs, err, errlen))
+			return false;
+		if (bs->mode == MODE_LONG64 && !build_long64_tables(vm)) {
+			fmt_snprintf(err, errlen, "cannot build the page tables for Linux's 64-bit entry");
+			return false;
+		}
+		bs->cr3 = bs->mode == MODE_LONG64 ? LONG64_TABLES_BASE : 0;
+		bs->rsp = 0; /* the kernel sets up its own stack */
+		return true;
+	}
 	bs->mode = ii.format == IMAGE_FLAT ? c->mode : ii.format == IMAGE_ELF64 ? MODE_LONG64 : MODE_PROT32;
 	if (bs->mode == MODE_LONG64 && overlaps(&ii, LONG64_TABLES_BASE, LONG64_MIN_LOAD)) {
 		fmt_snprintf(err, errlen, "64-bit images load at %#x or above (page tables at %#x-%#x)",

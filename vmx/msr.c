@@ -58,6 +58,7 @@ void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 	} owned[] = {
 		{ 0x017, 0x017, false },  /* IA32_PLATFORM_ID */
 		{ 0x01b, 0x01b, true },	  /* IA32_APIC_BASE: the OS owns the APIC */
+		{ 0x03b, 0x03b, false },  /* IA32_TSC_ADJUST (writes would move the host TSC) */
 		{ 0x048, 0x049, true },	  /* IA32_SPEC_CTRL, IA32_PRED_CMD */
 		{ 0x08b, 0x08b, true },	  /* IA32_BIOS_SIGN_ID (microcode revision) */
 		{ 0x0ce, 0x0ce, false },  /* MSR_PLATFORM_INFO */

@@ -63,6 +63,18 @@ void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 	vmcs_write32(VM_ENTRY_INTR_INFO, info);
 }
 
+uint64_t vcpu_cr0_host_bits(void)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	return (c->cr0_fixed0 & ~(CR0_PE | CR0_PG)) | (~c->cr0_fixed1 & 0xffffffffull) | CR0_CD | CR0_NW;
+}
+
+uint64_t vcpu_real_cr0(uint64_t guest)
+{
+	const struct vmx_caps *c = &hv_vmx_caps;
+	return vmx_fixed_bits(guest & ~(CR0_CD | CR0_NW), c->cr0_fixed0 & ~(CR0_PE | CR0_PG), c->cr0_fixed1);
+}
+
 struct segment {
 	uint16_t selector;
 	uint64_t base;
@@ -100,15 +112,16 @@ static void set_segments(const struct segment *cs, const struct segment *data)
 /* CR0/CR4 as the guest sees them (the read shadows) and as they really
  * are: the bits VMX fixes are forced, and owned by the host through the
  * guest/host masks, so the guest reads its own values (25.6.6). With
- * unrestricted guest, PE and PG are the guest's (26.3.1.1). */
+ * unrestricted guest, PE and PG are the guest's (26.3.1.1). CD and NW are
+ * the host's too, as in KVM: guest memory's caching is set by the EPT
+ * memory types, and the guest reads back what it wrote. */
 static void set_control_registers(uint64_t cr0, uint64_t cr4)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
-	uint64_t fixed0 = c->cr0_fixed0 & ~(CR0_PE | CR0_PG);
 
-	vmcs_writenat(GUEST_CR0, vmx_fixed_bits(cr0, fixed0, c->cr0_fixed1));
+	vmcs_writenat(GUEST_CR0, vcpu_real_cr0(cr0));
 	vmcs_writenat(CR0_READ_SHADOW, cr0);
-	vmcs_writenat(CR0_GUEST_HOST_MASK, fixed0 | (~c->cr0_fixed1 & 0xffffffffull));
+	vmcs_writenat(CR0_GUEST_HOST_MASK, vcpu_cr0_host_bits());
 	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(cr4, c->cr4_fixed0, c->cr4_fixed1));
 	vmcs_writenat(CR4_READ_SHADOW, cr4);
 	vmcs_writenat(CR4_GUEST_HOST_MASK, c->cr4_fixed0 | (~c->cr4_fixed1 & 0xffffffffull));

@@ -25,6 +25,11 @@ void vcpu_skip(uint64_t len);
  * The error code is delivered only in protected mode, as the CPU does. */
 void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);
 
+/* CR0 bits the host owns (the guest/host mask), and the real CR0 for the
+ * value GUEST as the guest sees it. */
+uint64_t vcpu_cr0_host_bits(void);
+uint64_t vcpu_real_cr0(uint64_t guest);
+
 /* Guest general register N (RSP from the VMCS). */
 uint64_t vcpu_gpr(struct vcpu *v, unsigned n);
 void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value);

@@ -89,6 +89,9 @@ enum vmx_verdict vmx_probe(void)
 		  (unsigned long long)c->basic, (unsigned long long)c->pin, (unsigned long long)c->proc,
 		  (unsigned long long)c->proc2, (unsigned long long)c->exit, (unsigned long long)c->entry,
 		  (unsigned long long)c->misc, (unsigned long long)c->ept_vpid);
+	log_debug("VMX MSRs: CR0 fixed0 %#llx fixed1 %#llx, CR4 fixed0 %#llx fixed1 %#llx",
+		  (unsigned long long)c->cr0_fixed0, (unsigned long long)c->cr0_fixed1,
+		  (unsigned long long)c->cr4_fixed0, (unsigned long long)c->cr4_fixed1);
 	return vmx_verdict(c);
 }
 
