@@ -5,6 +5,7 @@
 #   hvtest=poweroff (default)  poweroff -f
 #   hvtest=reboot              reboot -f
 #   hvtest=shell               a shell on the console
+#   hvtest=demo                a few commands at a shell prompt, then poweroff -f
 # Results go to DIR (default build/linux): vmlinuz, initrd.gz, version.
 # Cached: a second run with the same kernel version does nothing.
 # Exit 77 with one line when the packages cannot be had (no network).
@@ -57,6 +58,12 @@ echo "HV-LINUX: cpus online $(cat /sys/devices/system/cpu/online)"
 case " $(cat /proc/cmdline) " in
 *" hvtest=reboot "*) echo "HV-LINUX: reboot -f"; reboot -f ;;
 *" hvtest=shell "*) echo "HV-LINUX: a shell on the console; 'poweroff -f' ends it"; exec setsid cttyhack sh ;;
+*" hvtest=demo "*)
+	for c in "uname -a" "grep -c ^processor /proc/cpuinfo" "cat /proc/cmdline" \
+		"grep -o -w -e hypervisor -e vmx /proc/cpuinfo | sort -u" "free -m" "poweroff -f"; do
+		echo "~ # $c"
+		sh -c "$c"
+	done ;;
 *) echo "HV-LINUX: poweroff -f"; poweroff -f ;;
 esac
 sleep 1000

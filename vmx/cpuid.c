@@ -64,6 +64,17 @@ void cpuid_policy_init(void)
 
 struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf)
 {
+	/* Leaf 0xD's sizes follow the XCR0 (and XSS) in force, which is the
+	 * guest's own while it runs: ask the CPU, keeping only the components
+	 * the hypervisor lets guests enable. */
+	if (leaf == 0xd && leaf <= basic_max) {
+		struct cpuid_regs r = cpuid(leaf, subleaf);
+		if (subleaf == 0) {
+			r.eax &= (uint32_t)XCR0_KNOWN;
+			r.edx &= (uint32_t)(XCR0_KNOWN >> 32);
+		}
+		return (struct cpuid_entry){ r.eax, r.ebx, r.ecx, r.edx };
+	}
 	if (leaf <= basic_max) {
 		struct cpuid_entry e = basic[leaf][indexed(leaf) && subleaf < SUBLEAF_MAX ? subleaf : 0];
 		if (indexed(leaf) && subleaf >= SUBLEAF_MAX)

@@ -5,6 +5,9 @@
  *     (MONITOR/MWAIT raise #UD), ECX.hypervisor[31] set,
  *     ECX.OSXSAVE[27] follows the guest's own CR4.OSXSAVE;
  *   - leaf 0xA (performance monitoring): all zero, no PMU is virtualized;
+ *   - leaf 0xD (XSAVE): asked of the CPU at each exit, since its sizes
+ *     depend on the guest's XCR0, limited to the components guests may
+ *     enable;
  *   - 0x40000000: highest hypervisor leaf and the signature "hvhypervisor";
  *     0x40000001: EAX = the hypervisor's version;
  *   - a basic leaf above the highest one answers like the highest one, as

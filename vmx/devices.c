@@ -145,6 +145,8 @@ void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t
 	struct vm *vm = v->vm;
 	uint32_t mask = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
 
+	if (!in)
+		*val &= mask; /* an OUT of AL or AX carries only that much */
 	if (vm->cfg.passthrough) { /* only the trapped ports reach here */
 		passthrough_port(v, port, size, in, val);
 		return;

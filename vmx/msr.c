@@ -62,12 +62,14 @@ void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 		{ 0x048, 0x049, true },	  /* IA32_SPEC_CTRL, IA32_PRED_CMD */
 		{ 0x08b, 0x08b, true },	  /* IA32_BIOS_SIGN_ID (microcode revision) */
 		{ 0x0ce, 0x0ce, false },  /* MSR_PLATFORM_INFO */
+		{ 0x0e7, 0x0e8, false },  /* IA32_MPERF, IA32_APERF */
 		{ 0x0fe, 0x0fe, false },  /* IA32_MTRRCAP */
 		{ 0x10a, 0x10b, true },	  /* IA32_ARCH_CAPABILITIES, IA32_FLUSH_CMD */
 		{ 0x179, 0x17a, false },  /* IA32_MCG_CAP, IA32_MCG_STATUS */
+		{ 0x19b, 0x19b, true },	  /* IA32_THERM_INTERRUPT */
 		{ 0x19c, 0x1a2, false },  /* thermal status, IA32_MISC_ENABLE, TEMPERATURE_TARGET */
-		{ 0x1b0, 0x1b1, true },	  /* energy/performance bias, package thermal status */
-		{ 0x200, 0x2ff, false },  /* MTRRs (read: the firmware's memory types) */
+		{ 0x1b0, 0x1b2, true },	  /* energy/performance bias, package thermal status and interrupt */
+		{ 0x200, 0x2ff, true },	  /* MTRRs: the machine's OS sets its memory types */
 		{ 0x400, 0x47f, false },  /* machine-check banks */
 		{ 0x6e0, 0x6e0, true },	  /* IA32_TSC_DEADLINE */
 		{ 0x800, 0x8ff, true },	  /* x2APIC registers */

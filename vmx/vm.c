@@ -224,10 +224,15 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 
 		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm.cfg, err, sizeof(err));
 		if (ok) {
-			log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm.cfg.name,
-				 (unsigned long long)(vm.cfg.mem >> 20), vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
-				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
-				 initrd ? ", with the next module as its initrd" : "");
+			if (vm.cfg.passthrough)
+				log_info("VM %s: the machine's own OS (passthrough), image %llu bytes%s", vm.cfg.name,
+					 (unsigned long long)(m->mods[i].end - m->mods[i].start),
+					 initrd ? ", with the next module as its initrd" : "");
+			else
+				log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm.cfg.name,
+					 (unsigned long long)(vm.cfg.mem >> 20), vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
+					 (unsigned long long)(m->mods[i].end - m->mods[i].start),
+					 initrd ? ", with the next module as its initrd" : "");
 			ok = vm_create(&vm, m, &m->mods[i], initrd, err, sizeof(err));
 		}
 		if (ok) {
