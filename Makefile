@@ -26,7 +26,7 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \
-	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c
+	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
@@ -42,7 +42,7 @@ HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
 FLAT_GUEST_SRCS := $(wildcard tests/guests/real-*.S tests/guests/prot32-*.S tests/guests/long64-*.S)
 GUESTS := $(patsubst tests/guests/%.S,$(BUILD)/guests/%.bin,$(FLAT_GUEST_SRCS)) \
 	  $(BUILD)/guests/mb-elf.elf $(BUILD)/guests/mb-aout.bin \
-	  $(BUILD)/guests/elf64-kernel.elf $(BUILD)/guests/elf32-kernel.elf
+	  $(BUILD)/guests/elf64-kernel.elf $(BUILD)/guests/elf32-kernel.elf $(BUILD)/guests/qemu-apic.elf
 GUEST_LINK_real := -m elf_i386 -Ttext 0x7c00
 GUEST_LINK_prot32 := -m elf_i386 -Ttext 0x100000
 GUEST_LINK_long64 := -Ttext 0x100000
@@ -95,6 +95,12 @@ $(BUILD)/guests/mb-elf.elf: tests/guests/multiboot-check.S tests/guests/guest.h
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/mb-elf.o
 	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x400000 -o $@ $(BUILD)/guests/mb-elf.o
+
+$(BUILD)/guests/qemu-%.elf: tests/guests/qemu-%.S tests/guests/guest.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/qemu-$*.o
+	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x400000 -o $@ $(BUILD)/guests/qemu-$*.o
 
 $(BUILD)/guests/mb-aout.bin: tests/guests/multiboot-check.S tests/guests/guest.h
 	@mkdir -p $(dir $@)

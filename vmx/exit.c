@@ -21,6 +21,7 @@
 #include "vmx/devices.h"
 #include "vmx/ept.h"
 #include "vmx/guestmem.h"
+#include "vmx/lapic.h"
 #include "vmx/msr.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -64,11 +65,15 @@ static void handle_cpuid(struct vcpu *v)
 
 static void handle_hlt(struct vcpu *v)
 {
-	/* Nothing can interrupt an isolated VM yet, so a HLT never wakes:
-	 * the VM has stopped. With IF=1 it is said too, for whoever debugs
-	 * a guest that expected an interrupt. */
-	if (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF)
+	/* With interrupts on and the local APIC's timer armed (or an
+	 * interrupt pending), the vCPU waits in the HLT state for it. With
+	 * interrupts off, or nothing that could ever wake it, the VM has
+	 * stopped. */
+	if (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) {
+		if (lapic_halt(v))
+			return;
 		log_info("VM %s: HLT with interrupts enabled and no interrupt source: VM stopped", v->vm->cfg.name);
+	}
 	vm_end(v, CAUSE_HLT, 0);
 }
 
@@ -424,16 +429,42 @@ static void handle_external_interrupt(struct vcpu *v)
 	log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, vmcs_read32(VM_EXIT_INTR_INFO));
 }
 
-/* The timer fires every ~100 ms of guest time: check the VM's limit. */
+/* The timer fires every ~100 ms of guest time, or sooner for the local
+ * APIC's timer: fire that, and check the VM's limit. */
 static void handle_preemption_timer(struct vcpu *v)
 {
-	if (v->deadline_tsc && rdtsc() >= v->deadline_tsc) {
+	uint64_t now = rdtsc(), next = hv_vmx.preemption_slice;
+
+	lapic_timer_check(v, now);
+	if (v->lapic.deadline) {
+		uint64_t left = (v->lapic.deadline - now) >> vmx_preemption_timer_rate(&hv_vmx_caps);
+		if (left < next)
+			next = left ? left : 1;
+	}
+	if (v->deadline_tsc && now >= v->deadline_tsc) {
 		log_err("VM %s: time limit of %llu s reached at RIP %#llx (module key timeout=)", v->vm->cfg.name,
 			(unsigned long long)v->vm->cfg.timeout, (unsigned long long)rip());
 		vm_end(v, CAUSE_TIMEOUT, v->vm->cfg.timeout);
 		return;
 	}
-	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, hv_vmx.preemption_slice);
+	vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, (uint32_t)next);
+}
+
+static void handle_apic_write(struct vcpu *v)
+{
+	lapic_write_exit(v, (unsigned)vmcs_readnat(EXIT_QUALIFICATION));
+}
+
+static void handle_apic_access(struct vcpu *v)
+{
+	lapic_access_exit(v, vmcs_readnat(EXIT_QUALIFICATION));
+}
+
+/* The guest can take an interrupt now, or lowered its TPR below a pending
+ * one: the run loop delivers it. */
+static void handle_interrupt_ready(struct vcpu *v)
+{
+	v->lapic.pending = true;
 }
 
 typedef void (*exit_handler)(struct vcpu *v);
@@ -442,6 +473,7 @@ static const exit_handler exit_table[EXIT_REASON_MAX] = {
 	[EXIT_EXCEPTION_NMI] = handle_exception_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT] = handle_triple_fault,
+	[EXIT_INTERRUPT_WINDOW] = handle_interrupt_ready,
 	[EXIT_CPUID] = handle_cpuid,
 	[EXIT_GETSEC] = handle_vmx_instruction,
 	[EXIT_HLT] = handle_hlt,
@@ -463,6 +495,9 @@ static const exit_handler exit_table[EXIT_REASON_MAX] = {
 	[EXIT_WRMSR] = handle_wrmsr,
 	[EXIT_MWAIT] = handle_vmx_instruction, /* MONITOR/MWAIT are hidden: #UD */
 	[EXIT_MONITOR] = handle_vmx_instruction,
+	[EXIT_TPR_BELOW_THRESHOLD] = handle_interrupt_ready,
+	[EXIT_APIC_ACCESS] = handle_apic_access,
+	[EXIT_APIC_WRITE] = handle_apic_write,
 	[EXIT_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
 	[EXIT_INVEPT] = handle_vmx_instruction,

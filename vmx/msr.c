@@ -3,6 +3,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
+#include "vmx/lapic.h"
 #include "vmx/vmcs.h"
 
 #define MSR_TSC 0x010
@@ -100,7 +101,8 @@ static bool pat_valid(uint64_t pat)
 
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
-	(void)v;
+	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
+		return lapic_msr_read(v, msr, value);
 	switch (msr) {
 	case MSR_EFER:
 		*value = vmcs_read64(GUEST_IA32_EFER);
@@ -124,7 +126,8 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 {
-	(void)v;
+	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
+		return lapic_msr_write(v, msr, value);
 	switch (msr) {
 	case MSR_EFER: {
 		/* SCE, LME, NXE may be written; LMA is the CPU's to set

@@ -12,6 +12,7 @@
 #include "mm/phys.h"
 #include "vmx/decode.h"
 #include "vmx/exit.h"
+#include "vmx/lapic.h"
 #include "vmx/msr.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -227,9 +228,17 @@ static void set_controls(struct vcpu *v)
 
 	/* A passthrough OS takes its interrupts and NMIs directly and halts
 	 * the CPU itself; CR8 is the real APIC's TPR. */
+	v->proc_controls = vm->cfg.passthrough ? hv_vmx.proc_passthrough
+			   : v->lapic.enabled	 ? hv_vmx.proc_apicv
+						 : hv_vmx.proc;
 	vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, vm->cfg.passthrough ? hv_vmx.pin_passthrough : hv_vmx.pin);
-	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, vm->cfg.passthrough ? hv_vmx.proc_passthrough : hv_vmx.proc);
-	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, hv_vmx.proc2);
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, v->proc_controls);
+	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, v->lapic.enabled ? hv_vmx.proc2_apicv : hv_vmx.proc2);
+	if (v->lapic.enabled) {
+		vmcs_write64(VIRTUAL_APIC_PAGE_ADDR, v->lapic.page);
+		vmcs_write64(APIC_ACCESS_ADDR, v->lapic.access_page);
+		vmcs_write32(TPR_THRESHOLD, 0);
+	}
 	vmcs_write32(VM_EXIT_CONTROLS, hv_vmx.exit);
 	vmcs_write32(EXCEPTION_BITMAP, 0);
 	vmcs_write32(PAGE_FAULT_ERROR_CODE_MASK, 0);
@@ -297,6 +306,10 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 		return false;
 	}
 	vmcs_clear_failed();
+	if (!vm->cfg.passthrough && lapic_supported() && !lapic_init(v)) {
+		fmt_snprintf(err, errlen, "out of memory for the VM's local APIC");
+		return false;
+	}
 	set_controls(v);
 	set_host_state();
 	set_guest_state(v, bs);
@@ -342,6 +355,8 @@ void vcpu_run(struct vcpu *v)
 		v->launched = 1;
 		uint32_t reason = vmcs_read32(VM_EXIT_REASON);
 		handle_exit(v, reason);
+		if (v->lapic.pending && v->cause == CAUSE_RUNNING)
+			lapic_deliver(v);
 		if (vmcs_failed()) {
 			log_err("VM %s: a VMX instruction failed while handling exit reason %u", v->vm->cfg.name,
 				reason & 0xffff);
@@ -361,4 +376,5 @@ void vcpu_destroy(struct vcpu *v)
 		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
 	msr_reset_passthrough();
 	cpu_state_reset(v);
+	lapic_destroy(v);
 }

@@ -63,6 +63,19 @@ struct vuart {
 
 struct vm;
 
+/* A vCPU's local APIC (vmx/lapic.c). */
+struct vlapic {
+	bool enabled;	       /* the VM has one (isolated VMs on CPUs with APIC virtualization) */
+	uint64_t page;	       /* virtual-APIC page (physical) */
+	uint64_t access_page;  /* what EPT maps at 0xFEE00000 (physical) */
+	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */
+	bool pending;	       /* IRR may hold an interrupt to deliver */
+	bool window;	       /* interrupt-window exiting is on */
+	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
+	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
+	uint64_t interrupts;   /* injected, for the record */
+};
+
 struct vcpu {
 	struct guest_regs regs; /* first: vmx/entry.S is given its address */
 	struct vm *vm;
@@ -73,6 +86,8 @@ struct vcpu {
 	uint64_t xcr0;
 	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
 	uint64_t deadline_tsc; /* cause=timeout after this TSC value; 0: none */
+	uint32_t proc_controls; /* primary controls as written (interrupt-window exiting toggles) */
+	struct vlapic lapic;
 
 	uint64_t exits;
 	uint32_t exit_count[EXIT_REASON_MAX];

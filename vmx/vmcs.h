@@ -47,6 +47,8 @@ enum vmcs_width { VMCS_W16 = 0, VMCS_W64 = 1, VMCS_W32 = 2, VMCS_WNAT = 3 };
 	X(VM_EXIT_MSR_LOAD_ADDR, 0x2008) \
 	X(VM_ENTRY_MSR_LOAD_ADDR, 0x200a) \
 	X(TSC_OFFSET, 0x2010) \
+	X(VIRTUAL_APIC_PAGE_ADDR, 0x2012) \
+	X(APIC_ACCESS_ADDR, 0x2014) \
 	X(EPT_POINTER, 0x201a) \
 	X(GUEST_PHYSICAL_ADDRESS, 0x2400) \
 	X(VMCS_LINK_POINTER, 0x2800) \
@@ -170,6 +172,7 @@ enum vmcs_field {
 #define PROC_CR3_LOAD_EXITING (1u << 15)
 #define PROC_CR3_STORE_EXITING (1u << 16)
 #define PROC_CR8_LOAD_EXITING (1u << 19)
+#define PROC_USE_TPR_SHADOW (1u << 21)
 #define PROC_CR8_STORE_EXITING (1u << 20)
 #define PROC_MOV_DR_EXITING (1u << 23)
 #define PROC_UNCONDITIONAL_IO_EXITING (1u << 24)
@@ -182,7 +185,9 @@ enum vmcs_field {
 
 /* Secondary processor-based controls (25.6.2); EPT, VPID and
  * unrestricted guest are in vmx/caps.h. */
+#define PROC2_VIRTUALIZE_APIC_ACCESSES (1u << 0)
 #define PROC2_DESCRIPTOR_TABLE_EXITING (1u << 2)
+#define PROC2_APIC_REGISTER_VIRT (1u << 8)
 #define PROC2_RDTSCP (1u << 3)
 #define PROC2_WBINVD_EXITING (1u << 6)
 #define PROC2_INVPCID (1u << 12)

@@ -169,6 +169,13 @@ bool vmx_configure(void)
 		x->preemption_slice = slice > 0xffffffffull ? 0xffffffffu : slice ? (uint32_t)slice : 1;
 	}
 	x->vpid = x->proc2 & PROC2_VPID;
+	/* A virtual local APIC for isolated VMs: TPR shadow (which owns CR8),
+	 * virtualized APIC accesses and registers (SDM vol. 3C, 30.1). */
+	uint32_t apicv_proc2 = PROC2_VIRTUALIZE_APIC_ACCESSES | PROC2_APIC_REGISTER_VIRT;
+	x->apicv = ctl_allowed1(c->proc, PROC_USE_TPR_SHADOW) && (c->proc2 >> 32 & apicv_proc2) == apicv_proc2 &&
+		   !((uint32_t)c->proc & (PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING));
+	x->proc_apicv = (x->proc | PROC_USE_TPR_SHADOW) & ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING);
+	x->proc2_apicv = x->proc2 | apicv_proc2;
 	/* The passthrough OS: no external-interrupt, NMI, HLT or CR8 exits,
 	 * where the CPU lets these be 0 (allowed-0 settings, A.3). */
 	x->pin_passthrough = (x->pin & ~(PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS)) |

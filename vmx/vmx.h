@@ -11,6 +11,8 @@ extern struct vmx_caps hv_vmx_caps;
 struct vmx_config {
 	uint32_t pin, proc, proc2, exit, entry;
 	uint32_t pin_passthrough, proc_passthrough; /* for the machine's own OS */
+	bool apicv;			/* APIC virtualization for isolated VMs */
+	uint32_t proc_apicv, proc2_apicv; /* the controls with it */
 	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
 	bool vpid, preemption_timer, wbinvd_exiting;
 	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */

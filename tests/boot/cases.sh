@@ -143,6 +143,16 @@ expect "the checker fails" '^\[cpu0\] VM-END name=mbwrong cause=debug-exit statu
 expect "mode= on a kernel is refused" "error: VM elf64mode: mode=, load= and entry= are for flat binaries, not for this ELF64 kernel"
 expect "initrd modules are not VMs" '^\[cpu0\] HV-END vms=6 failed=1$'
 
+# A kernel written for QEMU's pc machine like kvm-unit-tests' x86 tests:
+# fw_cfg, the local APIC (ID, version, TPR, SVR, EOI), one-shot and
+# periodic timer interrupts, a self-IPI, x2APIC; it counts its failures.
+boot qemukernel bochs 60 -m "$G/qemu-apic.elf name=apic"
+expect "QEMU-style kernel runs" '^\[cpu0\] apic\| QEMU-style kernel: local APIC, timer interrupts, x2APIC$'
+expect "no check failed" '^\[cpu0\] apic\| local APIC checks done$'
+expect_none "no failure line" 'apic\| FAIL'
+expect "ends through 0xf4 with status 0, APIC writes and timer exits seen" \
+	'^\[cpu0\] VM-END name=apic cause=debug-exit status=0 exits=[0-9]+ .*preemption_timer=[0-9]+ apic_write=[0-9]+$'
+
 # String IO edge cases, and a guest that never exits: its time limit ends
 # it, and the next VM runs.
 boot limits bochs 90 \

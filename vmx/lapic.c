@@ -1,0 +1,350 @@
+#include "vmx/lapic.h"
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/msr.h"
+#include "arch-x86/string.h"
+#include "arch-x86/tsc.h"
+#include "drivers/console.h"
+#include "mm/phys.h"
+#include "vmx/ept.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+/* Register offsets (SDM vol. 3A, table 11-1). */
+enum {
+	APIC_ID = 0x20,
+	APIC_VERSION = 0x30,
+	APIC_TPR = 0x80,
+	APIC_EOI = 0xb0,
+	APIC_SVR = 0xf0,
+	APIC_ISR = 0x100,
+	APIC_IRR = 0x200,
+	APIC_ICR_LOW = 0x300,
+	APIC_ICR_HIGH = 0x310,
+	APIC_LVT_TIMER = 0x320,
+	APIC_LVT_LINT0 = 0x350,
+	APIC_LVT_LINT1 = 0x360,
+	APIC_LVT_ERROR = 0x370,
+	APIC_TIMER_INITIAL = 0x380,
+	APIC_TIMER_CURRENT = 0x390,
+	APIC_TIMER_DIVIDE = 0x3e0,
+	APIC_SELF_IPI = 0x3f0, /* x2APIC only */
+};
+#define APIC_VERSION_VALUE 0x00050014u /* version 0x14, 6 LVT entries */
+#define LVT_MASKED (1u << 16)
+#define LVT_TIMER_PERIODIC (1u << 17)
+#define SVR_ENABLED (1u << 8)
+#define APIC_BASE_BSP (1ull << 8)
+#define APIC_BASE_EXTD (1ull << 10)
+#define APIC_BASE_ENABLE (1ull << 11)
+#define RFLAGS_IF_BIT (1ull << 9)
+
+static uint32_t *reg(struct vcpu *v, unsigned off)
+{
+	return (uint32_t *)((uint8_t *)phys_to_virt(v->lapic.page) + off);
+}
+
+bool lapic_supported(void)
+{
+	return hv_vmx.apicv;
+}
+
+bool lapic_init(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+
+	l->page = phys_alloc_page();
+	l->access_page = phys_alloc_page();
+	if (!l->page || !l->access_page)
+		return false;
+	/* What the guest's APIC holds after reset (SDM vol. 3A, 11.4.7.1). */
+	*reg(v, APIC_ID) = 0;
+	*reg(v, APIC_VERSION) = APIC_VERSION_VALUE;
+	*reg(v, APIC_SVR) = 0xff;
+	for (unsigned off = APIC_LVT_TIMER; off <= APIC_LVT_ERROR; off += 0x10)
+		*reg(v, off) = LVT_MASKED;
+	l->apic_base = LAPIC_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP;
+	l->enabled = true;
+	/* The guest-physical APIC page maps to the APIC-access page, which
+	 * the CPU recognizes by its host-physical address (30.4). */
+	return pt_map(&v->vm->ept, LAPIC_BASE, l->access_page, PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB);
+}
+
+void lapic_destroy(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+	if (l->page)
+		frame_free(&hv_frames, l->page, 1);
+	if (l->access_page)
+		frame_free(&hv_frames, l->access_page, 1);
+	l->page = l->access_page = 0;
+}
+
+/* Highest vector set in the 256-bit register at OFF (ISR, IRR), or -1. */
+static int highest(struct vcpu *v, unsigned off)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = *reg(v, off + i * 0x10);
+		if (w)
+			return i * 32 + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static void set_bit_in(struct vcpu *v, unsigned off, unsigned vector, bool on)
+{
+	uint32_t *w = reg(v, off + (vector / 32) * 0x10);
+	if (on)
+		*w |= 1u << (vector % 32);
+	else
+		*w &= ~(1u << (vector % 32));
+}
+
+/* An interrupt with VECTOR arrives: IRR, to be delivered. */
+static void accept(struct vcpu *v, unsigned vector)
+{
+	if (vector < 16 || !(*reg(v, APIC_SVR) & SVR_ENABLED))
+		return; /* illegal vectors and a disabled APIC drop it */
+	set_bit_in(v, APIC_IRR, vector, true);
+	v->lapic.pending = true;
+}
+
+static void set_window(struct vcpu *v, bool on)
+{
+	if (v->lapic.window == on)
+		return;
+	v->lapic.window = on;
+	if (on)
+		v->proc_controls |= PROC_INTERRUPT_WINDOW_EXITING;
+	else
+		v->proc_controls &= ~PROC_INTERRUPT_WINDOW_EXITING;
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, v->proc_controls);
+}
+
+void lapic_deliver(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+	int irr = highest(v, APIC_IRR);
+
+	if (irr < 0) {
+		l->pending = false;
+		set_window(v, false);
+		return;
+	}
+	/* Processor priority: TPR or the highest in service (11.8.3.1). */
+	int isr = highest(v, APIC_ISR);
+	unsigned tpr = *reg(v, APIC_TPR) & 0xff;
+	unsigned ppr = isr >= 0 && (unsigned)(isr & 0xf0) > (tpr & 0xf0) ? (unsigned)(isr & 0xf0) : tpr;
+	if ((unsigned)(irr & 0xf0) <= (ppr & 0xf0)) {
+		/* Blocked by priority: if by TPR, exit when the guest lowers it
+		 * below this class (TPR threshold, 30.1.2). */
+		vmcs_write32(TPR_THRESHOLD, isr >= 0 && (unsigned)(isr & 0xf0) >= (tpr & 0xf0) ? 0 : (unsigned)irr >> 4);
+		set_window(v, false);
+		return;
+	}
+	uint64_t rflags = vmcs_readnat(GUEST_RFLAGS);
+	uint32_t blocking = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
+	bool event_queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID;
+	if (!(rflags & RFLAGS_IF_BIT) || blocking || event_queued) {
+		set_window(v, true); /* exit as soon as it can take one */
+		return;
+	}
+	set_bit_in(v, APIC_IRR, (unsigned)irr, false);
+	set_bit_in(v, APIC_ISR, (unsigned)irr, true);
+	vmcs_write32(VM_ENTRY_INTR_INFO, (unsigned)irr | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* an interrupt ends HLT */
+	l->interrupts++;
+	l->pending = highest(v, APIC_IRR) >= 0;
+	set_window(v, l->pending);
+}
+
+/* The timer's clock is the TSC divided by the divide configuration
+ * (11.5.4: bits 0, 1 and 3 encode 2, 4, ..., 128, or 1). */
+static uint64_t timer_ticks(struct vcpu *v, uint32_t count)
+{
+	uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
+	unsigned code = (d & 3) | ((d >> 1) & 4);
+	unsigned shift = code == 7 ? 0 : code + 1;
+	return (uint64_t)count << shift;
+}
+
+static void timer_arm(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+	uint32_t count = *reg(v, APIC_TIMER_INITIAL);
+	uint32_t lvt = *reg(v, APIC_LVT_TIMER);
+
+	l->deadline = 0;
+	l->period = 0;
+	if (!count)
+		return;
+	uint64_t ticks = timer_ticks(v, count);
+	l->deadline = rdtsc() + ticks;
+	if (lvt & LVT_TIMER_PERIODIC)
+		l->period = ticks;
+	/* Wake up for it: the preemption timer counts TSC >> rate (A.6). */
+	uint64_t pt = ticks >> vmx_preemption_timer_rate(&hv_vmx_caps);
+	if (pt < hv_vmx.preemption_slice)
+		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, pt ? (uint32_t)pt : 1);
+}
+
+void lapic_timer_check(struct vcpu *v, uint64_t now)
+{
+	struct vlapic *l = &v->lapic;
+
+	if (!l->enabled || !l->deadline || now < l->deadline)
+		return;
+	uint32_t lvt = *reg(v, APIC_LVT_TIMER);
+	if (!(lvt & LVT_MASKED))
+		accept(v, lvt & 0xff);
+	if (l->period) {
+		while (l->deadline <= now) /* missed periods coalesce into one interrupt */
+			l->deadline += l->period;
+	} else {
+		l->deadline = 0;
+	}
+}
+
+/* A write the CPU made to the virtual-APIC page (trap-like, 30.4.3.3). */
+static void register_written(struct vcpu *v, unsigned off, uint32_t val)
+{
+	switch (off) {
+	case APIC_EOI: {
+		int isr = highest(v, APIC_ISR);
+		if (isr >= 0)
+			set_bit_in(v, APIC_ISR, (unsigned)isr, false);
+		v->lapic.pending = true; /* something below may now go */
+		break;
+	}
+	case APIC_TIMER_INITIAL:
+	case APIC_LVT_TIMER:
+	case APIC_TIMER_DIVIDE:
+		if (off == APIC_TIMER_INITIAL || !(val & LVT_MASKED))
+			timer_arm(v);
+		break;
+	case APIC_ICR_LOW: {
+		/* Fixed delivery to this vCPU: the "self" shorthand, "all
+		 * including self", or its own APIC ID (11.6.1). */
+		unsigned shorthand = (val >> 18) & 3, mode = (val >> 8) & 7;
+		uint32_t dest = *reg(v, APIC_ICR_HIGH) >> 24;
+		if (mode == 0 && (shorthand == 1 || shorthand == 2 || (shorthand == 0 && dest == 0)))
+			accept(v, val & 0xff);
+		break;
+	}
+	case APIC_SELF_IPI:
+		accept(v, val & 0xff);
+		break;
+	case APIC_SVR:
+	case APIC_TPR:
+		v->lapic.pending = true;
+		break;
+	default:
+		break;
+	}
+}
+
+void lapic_write_exit(struct vcpu *v, unsigned offset)
+{
+	offset &= 0xff0;
+	register_written(v, offset, *reg(v, offset));
+}
+
+void lapic_access_exit(struct vcpu *v, uint64_t qual)
+{
+	/* Registers APIC-register virtualization does not cover (the timer's
+	 * current count, reserved offsets) would need the access emulated. */
+	unsigned off = qual & 0xfff, type = (qual >> 12) & 0xf;
+	log_err("VM %s: %s of local-APIC register %#x at RIP %#llx is not emulated", v->vm->cfg.name,
+		type == 1 ? "write" : type == 0 ? "read" : "access", off,
+		(unsigned long long)vmcs_readnat(GUEST_RIP));
+	vm_end(v, CAUSE_UNHANDLED_EXIT, 44);
+}
+
+/* x2APIC: MSR 0x800 + offset/16 (SDM vol. 3A, 11.12.1.2). */
+bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
+{
+	struct vlapic *l = &v->lapic;
+	if (msr == MSR_IA32_APIC_BASE) {
+		*value = l->apic_base;
+		return true;
+	}
+	if (!(l->apic_base & APIC_BASE_EXTD))
+		return false;
+	unsigned off = (msr - 0x800) << 4;
+	if (off == APIC_TIMER_CURRENT) {
+		uint64_t now = rdtsc(), left = l->deadline > now ? l->deadline - now : 0;
+		uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
+		unsigned code = (d & 3) | ((d >> 1) & 4);
+		*value = left >> (code == 7 ? 0 : code + 1);
+		return true;
+	}
+	if (off == APIC_ID) {
+		*value = 0; /* x2APIC ID: 32 bits, this is vCPU 0 */
+		return true;
+	}
+	if (off == APIC_EOI || off == APIC_SELF_IPI || off > APIC_TIMER_DIVIDE)
+		return false; /* write-only or absent */
+	*value = *reg(v, off);
+	if (off == APIC_ICR_LOW)
+		*value |= (uint64_t)*reg(v, APIC_ICR_HIGH) << 32;
+	return true;
+}
+
+bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
+{
+	struct vlapic *l = &v->lapic;
+	if (msr == MSR_IA32_APIC_BASE) {
+		/* The base stays at 0xFEE00000; enable and x2APIC mode may
+		 * change (leaving x2APIC needs a disable first, 11.12.5). */
+		if ((value & ~0xfffull) != LAPIC_BASE || (value & 0x2ff))
+			return false;
+		bool extd = value & APIC_BASE_EXTD, en = value & APIC_BASE_ENABLE;
+		if ((extd && !en) || (!extd && (l->apic_base & APIC_BASE_EXTD) && en))
+			return false;
+		l->apic_base = value | APIC_BASE_BSP;
+		return true;
+	}
+	if (!(l->apic_base & APIC_BASE_EXTD))
+		return false;
+	unsigned off = (msr - 0x800) << 4;
+	switch (off) {
+	case APIC_TPR:
+	case APIC_EOI:
+	case APIC_SVR:
+	case APIC_LVT_TIMER:
+	case APIC_LVT_LINT0:
+	case APIC_LVT_LINT1:
+	case APIC_LVT_ERROR:
+	case APIC_TIMER_INITIAL:
+	case APIC_TIMER_DIVIDE:
+	case APIC_SELF_IPI:
+		*reg(v, off) = (uint32_t)value;
+		register_written(v, off, (uint32_t)value);
+		return true;
+	case APIC_ICR_LOW:
+		*reg(v, APIC_ICR_HIGH) = (uint32_t)(value >> 32);
+		*reg(v, APIC_ICR_LOW) = (uint32_t)value;
+		register_written(v, off, (uint32_t)value);
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool lapic_halt(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+	if (!l->enabled || (!l->deadline && highest(v, APIC_IRR) < 0))
+		return false;
+	vcpu_skip(1);
+	/* HLT is done, so an STI or MOV SS shadow it sat in is over; the HLT
+	 * activity state with such blocking is an invalid guest state
+	 * (SDM vol. 3C, 27.3.1.5). */
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+	l->pending = true;
+	return true;
+}

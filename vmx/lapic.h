@@ -1,0 +1,51 @@
+/*
+ * The local APIC of an isolated VM's vCPU, at 0xFEE00000 and (when the
+ * guest turns on x2APIC mode) through the x2APIC MSRs, on the CPU's APIC
+ * virtualization (SDM vol. 3C, chapter 30): reads of the APIC's registers
+ * come from the virtual-APIC page without an exit; writes to EOI, the
+ * spurious-vector register, the timer and ICR reach the hypervisor as
+ * APIC-write exits after the write. What is modelled: ID, version, TPR,
+ * EOI, SVR, ISR/IRR, the LVT timer (one-shot and periodic, on the VMX
+ * preemption timer; its clock is the TSC), self-IPIs through ICR.
+ * Interrupts are injected when the guest can take them, else an
+ * interrupt-window exit is asked for.
+ */
+#ifndef VMX_LAPIC_H
+#define VMX_LAPIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmx/vm.h"
+
+#define LAPIC_BASE 0xfee00000ull
+
+/* Is APIC virtualization available (TPR shadow, virtualize APIC accesses,
+ * APIC-register virtualization)? */
+bool lapic_supported(void);
+
+/* Pages and VMCS fields for V's APIC; false if out of memory. */
+bool lapic_init(struct vcpu *v);
+void lapic_destroy(struct vcpu *v);
+
+/* Exits. */
+void lapic_write_exit(struct vcpu *v, unsigned offset);
+void lapic_access_exit(struct vcpu *v, uint64_t qual);
+
+/* x2APIC MSRs (0x800-0x8ff) and IA32_APIC_BASE; false: #GP. */
+bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value);
+bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value);
+
+/* The timer's deadline, if any, for the preemption timer. */
+void lapic_timer_check(struct vcpu *v, uint64_t now);
+
+/* Inject the highest pending interrupt if the guest can take it now, else
+ * ask for an interrupt-window exit. Call before resuming when
+ * v->lapic.pending is set. */
+void lapic_deliver(struct vcpu *v);
+
+/* HLT with interrupts enabled: true if something will wake the guest
+ * (the vCPU is put in the HLT state), false if nothing can. */
+bool lapic_halt(struct vcpu *v);
+
+#endif
