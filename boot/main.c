@@ -178,6 +178,9 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	log_info("TSC: %llu MHz, measured with %s", (unsigned long long)(tsc_hz / 1000000), how);
 	if (!vmx_configure() || !vmx_on())
 		power_exit(options.on_exit);
+	if (options.apicv_off)
+		hv_vmx.apicv = false;
+	log_info("guests' local APIC: %s", hv_vmx.apicv ? "on the CPU's APIC virtualization" : "emulated");
 	cpuid_policy_init();
 	pic_mask_all();
 

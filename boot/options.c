@@ -79,6 +79,17 @@ static bool parse_ept(const struct arg *a, struct hv_options *o)
 	return true;
 }
 
+static bool parse_apicv(const struct arg *a, struct hv_options *o)
+{
+	if (arg_value_is(a, "on"))
+		o->apicv_off = false;
+	else if (arg_value_is(a, "off"))
+		o->apicv_off = true;
+	else
+		return false;
+	return true;
+}
+
 static bool parse_selftest(const struct arg *a, struct hv_options *o)
 {
 	if (arg_value_is(a, "fault"))
@@ -99,6 +110,7 @@ static const struct option_desc {
 	{ "on_exit", "poweroff, halt or reboot", parse_on_exit },
 	{ "loglevel", "error, warn, info or debug", parse_loglevel },
 	{ "ept", "eager or lazy", parse_ept },
+	{ "apicv", "on or off", parse_apicv },
 	{ "selftest", "fault or entry-failure", parse_selftest },
 };
 

@@ -19,6 +19,7 @@ struct hv_options {
 	enum on_exit on_exit;
 	enum log_level loglevel;
 	enum ept_policy ept; /* default for VMs without an ept= key */
+	bool apicv_off;	     /* apicv=off: emulate guests' local APICs even where the CPU virtualizes them */
 	bool selftest_fault;	     /* selftest=fault: a page fault on purpose after the report */
 	bool selftest_entry_failure; /* selftest=entry-failure: the first VM's entry fails */
 };

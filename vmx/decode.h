@@ -7,6 +7,7 @@
 #define VMX_DECODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Basic exit reasons (appendix C) the hypervisor names. */
@@ -130,3 +131,24 @@ static inline uint64_t masked_add(uint64_t reg, int64_t delta, uint64_t mask)
 }
 
 #endif
+
+/*
+ * A MOV between a register (or an immediate) and memory, as guests use to
+ * reach memory-mapped device registers (the local APIC): opcodes 88/89
+ * (store r), 8A/8B (load r), C6/C7 /0 (store imm), A0-A3 (the accumulator
+ * and a direct address), with operand-size,
+ * address-size, segment and REX prefixes, any ModRM/SIB addressing form
+ * (SDM vol. 2A, 2.1 and 2.2). Only the length, direction, size and
+ * register are needed: the address is the one that faulted.
+ */
+struct mmio_insn {
+	unsigned len;  /* bytes */
+	bool write;    /* store to memory */
+	unsigned size; /* 1, 2, 4 or 8 */
+	int reg;       /* register number (0-15) for 88-8B; -1 with an immediate */
+	uint64_t imm;  /* C6/C7: the immediate, sign-extended to size */
+};
+
+/* CODE holds AVAIL bytes at RIP; CODE_BITS is the code segment's default
+ * (16, 32 or 64). False for anything else. */
+bool decode_mmio(const uint8_t *code, size_t avail, unsigned code_bits, struct mmio_insn *out);

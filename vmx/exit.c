@@ -302,14 +302,16 @@ static void handle_cr(struct vcpu *v)
 			ok = guest_write_cr4(v, val);
 		else if (q.cr == 3)
 			ok = guest_write_cr3(v, val);
-		else if (q.cr == 8 && !(val >> 4)) /* TPR: bits 63:4 reserved */
+		else if (q.cr == 8 && !(val >> 4) && v->lapic.enabled) /* TPR: bits 63:4 reserved */
+			lapic_cr8_write(v, val);
+		else if (q.cr == 8 && !(val >> 4))
 			v->cr8 = val;
 		else
 			ok = false;
 	} else if (q.type == CR_MOV_FROM && q.cr == 3) {
 		vcpu_set_gpr(v, q.gpr, vmcs_readnat(GUEST_CR3));
 	} else if (q.type == CR_MOV_FROM && q.cr == 8) {
-		vcpu_set_gpr(v, q.gpr, v->cr8);
+		vcpu_set_gpr(v, q.gpr, v->lapic.enabled ? lapic_cr8_read(v) : v->cr8);
 	} else if (q.type == CR_LMSW) {
 		/* LMSW sets PE/MP/EM/TS and cannot clear PE. */
 		uint64_t cr0 = guest_cr0();
@@ -386,6 +388,10 @@ static void handle_ept_violation(struct vcpu *v)
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 
+	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
+		lapic_mmio_exit(v, gpa); /* the emulated local APIC */
+		return;
+	}
 	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {
 		reinject_event(v); /* then retry the access */
 		return;

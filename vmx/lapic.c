@@ -6,7 +6,9 @@
 #include "arch-x86/tsc.h"
 #include "drivers/console.h"
 #include "mm/phys.h"
+#include "vmx/decode.h"
 #include "vmx/ept.h"
+#include "vmx/guestmem.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -45,12 +47,7 @@ static uint32_t *reg(struct vcpu *v, unsigned off)
 	return (uint32_t *)((uint8_t *)phys_to_virt(v->lapic.page) + off);
 }
 
-bool lapic_supported(void)
-{
-	return hv_vmx.apicv;
-}
-
-bool lapic_init(struct vcpu *v)
+bool lapic_init(struct vcpu *v, bool hw)
 {
 	struct vlapic *l = &v->lapic;
 
@@ -66,6 +63,9 @@ bool lapic_init(struct vcpu *v)
 		*reg(v, off) = LVT_MASKED;
 	l->apic_base = LAPIC_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP;
 	l->enabled = true;
+	l->hw = hw;
+	if (!hw)
+		return true; /* 0xFEE00000 stays out of EPT: each access faults */
 	/* The guest-physical APIC page maps to the APIC-access page, which
 	 * the CPU recognizes by its host-physical address (30.4). */
 	return pt_map(&v->vm->ept, LAPIC_BASE, l->access_page, PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB);
@@ -250,15 +250,94 @@ void lapic_write_exit(struct vcpu *v, unsigned offset)
 	register_written(v, offset, *reg(v, offset));
 }
 
+static uint32_t timer_current(struct vcpu *v)
+{
+	uint64_t now = rdtsc(), left = v->lapic.deadline > now ? v->lapic.deadline - now : 0;
+	uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
+	unsigned code = (d & 3) | ((d >> 1) & 4);
+	return (uint32_t)(left >> (code == 7 ? 0 : code + 1));
+}
+
+/* Registers software may write (SDM vol. 3A, table 11-1). */
+static bool writable(unsigned off)
+{
+	switch (off) {
+	case APIC_TPR: case APIC_EOI: case 0xd0: case 0xe0: case APIC_SVR: case 0x280: case 0x2f0:
+	case APIC_ICR_LOW: case APIC_ICR_HIGH: case APIC_TIMER_INITIAL: case APIC_TIMER_DIVIDE:
+		return true;
+	default:
+		return off >= APIC_LVT_TIMER && off <= APIC_LVT_ERROR;
+	}
+}
+
+/* Emulate the MOV at RIP that touched register OFF of the APIC page. */
+static void emulate_access(struct vcpu *v, unsigned off)
+{
+	uint8_t code[15];
+	struct gmem_fault f;
+	struct mmio_insn m;
+	uint64_t rip = vmcs_readnat(GUEST_RIP), linear = vmcs_readnat(GUEST_CS_BASE) + rip;
+	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
+	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+
+	/* Up to 15 bytes, fewer if the instruction's page is the last mapped. */
+	size_t avail = sizeof(code);
+	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
+		avail = avail > 0x1000 - (linear & 0xfff) ? 0x1000 - (linear & 0xfff) : avail - 1;
+	if (!avail || !decode_mmio(code, avail, bits, &m) || m.size > 4 || (off & 3)) {
+		log_err("VM %s: local-APIC access at offset %#x by an instruction that is not a plain MOV, at RIP %#llx",
+			v->vm->cfg.name, off, (unsigned long long)rip);
+		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
+		return;
+	}
+	unsigned aligned = off & 0xff0;
+	if (m.write) {
+		uint64_t val = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm;
+		if (writable(aligned)) {
+			*reg(v, aligned) = (uint32_t)val;
+			register_written(v, aligned, (uint32_t)val);
+		}
+	} else {
+		uint32_t val = aligned == APIC_TIMER_CURRENT ? timer_current(v)
+			       : aligned == APIC_EOI	       ? 0 /* write-only */
+							       : *reg(v, aligned);
+		uint64_t old = vcpu_gpr(v, (unsigned)m.reg);
+		uint64_t mask = m.size == 4 ? ~0ull : (1ull << (8 * m.size)) - 1;
+		/* A 32-bit load zero-extends into the 64-bit register. */
+		vcpu_set_gpr(v, (unsigned)m.reg, m.size == 4 ? val : (old & ~mask) | (val & mask));
+	}
+	vcpu_skip(m.len);
+}
+
 void lapic_access_exit(struct vcpu *v, uint64_t qual)
 {
-	/* Registers APIC-register virtualization does not cover (the timer's
-	 * current count, reserved offsets) would need the access emulated. */
-	unsigned off = qual & 0xfff, type = (qual >> 12) & 0xf;
-	log_err("VM %s: %s of local-APIC register %#x at RIP %#llx is not emulated", v->vm->cfg.name,
-		type == 1 ? "write" : type == 0 ? "read" : "access", off,
-		(unsigned long long)vmcs_readnat(GUEST_RIP));
-	vm_end(v, CAUSE_UNHANDLED_EXIT, 44);
+	/* With APIC virtualization: an access it does not virtualize (the
+	 * timer's current count, reserved offsets); types 0 and 1 are linear
+	 * reads and writes (table 28-6), anything else is not emulated. */
+	unsigned type = (qual >> 12) & 0xf;
+	if (type > 1) {
+		log_err("VM %s: local-APIC access of type %u at offset %#x is not emulated", v->vm->cfg.name, type,
+			(unsigned)(qual & 0xfff));
+		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
+		return;
+	}
+	emulate_access(v, qual & 0xfff);
+}
+
+void lapic_mmio_exit(struct vcpu *v, uint64_t gpa)
+{
+	emulate_access(v, gpa & 0xfff);
+}
+
+uint64_t lapic_cr8_read(struct vcpu *v)
+{
+	return (*reg(v, APIC_TPR) >> 4) & 0xf;
+}
+
+void lapic_cr8_write(struct vcpu *v, uint64_t val)
+{
+	*reg(v, APIC_TPR) = (uint32_t)(val << 4);
+	v->lapic.pending = true;
 }
 
 /* x2APIC: MSR 0x800 + offset/16 (SDM vol. 3A, 11.12.1.2). */
@@ -273,10 +352,7 @@ bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 		return false;
 	unsigned off = (msr - 0x800) << 4;
 	if (off == APIC_TIMER_CURRENT) {
-		uint64_t now = rdtsc(), left = l->deadline > now ? l->deadline - now : 0;
-		uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
-		unsigned code = (d & 3) | ((d >> 1) & 4);
-		*value = left >> (code == 7 ? 0 : code + 1);
+		*value = timer_current(v);
 		return true;
 	}
 	if (off == APIC_ID) {

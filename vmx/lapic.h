@@ -1,10 +1,13 @@
 /*
  * The local APIC of an isolated VM's vCPU, at 0xFEE00000 and (when the
- * guest turns on x2APIC mode) through the x2APIC MSRs, on the CPU's APIC
- * virtualization (SDM vol. 3C, chapter 30): reads of the APIC's registers
- * come from the virtual-APIC page without an exit; writes to EOI, the
+ * guest turns on x2APIC mode) through the x2APIC MSRs. On the CPU's APIC
+ * virtualization (SDM vol. 3C, chapter 30), reads of the APIC's registers
+ * come from the virtual-APIC page without an exit and writes to EOI, the
  * spurious-vector register, the timer and ICR reach the hypervisor as
- * APIC-write exits after the write. What is modelled: ID, version, TPR,
+ * APIC-write exits after the write; accesses it does not virtualize (the
+ * timer's current count) are emulated. Without it (or with apicv=off) the
+ * page at 0xFEE00000 is left out of EPT and every access is emulated: the
+ * faulting MOV is decoded (vmx/decode.h) and done on the same registers. What is modelled: ID, version, TPR,
  * EOI, SVR, ISR/IRR, the LVT timer (one-shot and periodic, on the VMX
  * preemption timer; its clock is the TSC), self-IPIs through ICR.
  * Interrupts are injected when the guest can take them, else an
@@ -20,17 +23,20 @@
 
 #define LAPIC_BASE 0xfee00000ull
 
-/* Is APIC virtualization available (TPR shadow, virtualize APIC accesses,
- * APIC-register virtualization)? */
-bool lapic_supported(void);
-
-/* Pages and VMCS fields for V's APIC; false if out of memory. */
-bool lapic_init(struct vcpu *v);
+/* Pages for V's APIC, on APIC virtualization if HW; false if out of
+ * memory. */
+bool lapic_init(struct vcpu *v, bool hw);
 void lapic_destroy(struct vcpu *v);
 
-/* Exits. */
+/* Exits: APIC write, APIC access, and an EPT violation on the APIC page
+ * (emulated mode). */
 void lapic_write_exit(struct vcpu *v, unsigned offset);
 void lapic_access_exit(struct vcpu *v, uint64_t qual);
+void lapic_mmio_exit(struct vcpu *v, uint64_t gpa);
+
+/* CR8 (the TPR's priority class) in emulated mode. */
+uint64_t lapic_cr8_read(struct vcpu *v);
+void lapic_cr8_write(struct vcpu *v, uint64_t val);
 
 /* x2APIC MSRs (0x800-0x8ff) and IA32_APIC_BASE; false: #GP. */
 bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value);

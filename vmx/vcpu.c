@@ -229,12 +229,12 @@ static void set_controls(struct vcpu *v)
 	/* A passthrough OS takes its interrupts and NMIs directly and halts
 	 * the CPU itself; CR8 is the real APIC's TPR. */
 	v->proc_controls = vm->cfg.passthrough ? hv_vmx.proc_passthrough
-			   : v->lapic.enabled	 ? hv_vmx.proc_apicv
+			   : v->lapic.hw	 ? hv_vmx.proc_apicv
 						 : hv_vmx.proc;
 	vmcs_write32(PIN_BASED_VM_EXEC_CONTROL, vm->cfg.passthrough ? hv_vmx.pin_passthrough : hv_vmx.pin);
 	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, v->proc_controls);
-	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, v->lapic.enabled ? hv_vmx.proc2_apicv : hv_vmx.proc2);
-	if (v->lapic.enabled) {
+	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, v->lapic.hw ? hv_vmx.proc2_apicv : hv_vmx.proc2);
+	if (v->lapic.hw) {
 		vmcs_write64(VIRTUAL_APIC_PAGE_ADDR, v->lapic.page);
 		vmcs_write64(APIC_ACCESS_ADDR, v->lapic.access_page);
 		vmcs_write32(TPR_THRESHOLD, 0);
@@ -306,7 +306,7 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 		return false;
 	}
 	vmcs_clear_failed();
-	if (!vm->cfg.passthrough && lapic_supported() && !lapic_init(v)) {
+	if (!vm->cfg.passthrough && !lapic_init(v, hv_vmx.apicv)) {
 		fmt_snprintf(err, errlen, "out of memory for the VM's local APIC");
 		return false;
 	}

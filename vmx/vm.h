@@ -65,7 +65,8 @@ struct vm;
 
 /* A vCPU's local APIC (vmx/lapic.c). */
 struct vlapic {
-	bool enabled;	       /* the VM has one (isolated VMs on CPUs with APIC virtualization) */
+	bool enabled;	       /* the VM has one (isolated VMs) */
+	bool hw;	       /* on the CPU's APIC virtualization, else emulated on EPT violations */
 	uint64_t page;	       /* virtual-APIC page (physical) */
 	uint64_t access_page;  /* what EPT maps at 0xFEE00000 (physical) */
 	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */

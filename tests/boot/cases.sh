@@ -2,6 +2,8 @@
 # Sourced by tests/run.sh after tests/boot/lib.sh.
 
 G=build/guests
+# 2 MiB of zeros: an initrd too large for a 5 MiB VM with a kernel at 4 MiB
+head -c 2097152 /dev/zero >build/tests-big.bin
 
 # Bochs (BIOS, VMX with EPT and unrestricted guest): the full report.
 # A bad option and an unknown option warn; the boot goes on.
@@ -130,7 +132,8 @@ boot kernels bochs 60 \
 	-m "$G/elf64-kernel.elf name=elf64" \
 	-m "$G/elf32-kernel.elf name=elf32" \
 	-m "$G/mb-elf.elf name=mbwrong -- check=2" -m "tests/guests/multiboot-initrd.txt initrd" \
-	-m "$G/elf64-kernel.elf name=elf64mode mode=real"
+	-m "$G/elf64-kernel.elf name=elf64mode mode=real" \
+	-m "$G/mb-aout.bin name=bigrd mem=5M -- check=1 two words" -m "build/tests-big.bin initrd"
 expect "multiboot ELF32 detected" 'VM mbelf: multiboot image, prot32 mode, entry 0x400000$'
 expect "multiboot ELF32: every field checked" '^\[cpu0\] VM-END name=mbelf cause=debug-exit status=0 '
 expect "multiboot a.out kludge detected" 'VM mbaout: multiboot image, prot32 mode, entry 0x400024$'
@@ -141,7 +144,8 @@ expect "ELF32 kernel in protected mode" '^\[cpu0\] VM-END name=elf32 cause=debug
 expect "a wrong command line is caught by the checker" '^\[cpu0\] mbwrong\| FAIL: cmdline$'
 expect "the checker fails" '^\[cpu0\] VM-END name=mbwrong cause=debug-exit status=1 '
 expect "mode= on a kernel is refused" "error: VM elf64mode: mode=, load= and entry= are for flat binaries, not for this ELF64 kernel"
-expect "initrd modules are not VMs" '^\[cpu0\] HV-END vms=6 failed=1$'
+expect "an initrd too large for RAM" 'error: VM bigrd: the initrd \(2097152 bytes\) does not fit in RAM after the kernel'
+expect "initrd modules are not VMs" '^\[cpu0\] HV-END vms=7 failed=2$'
 
 # A kernel written for QEMU's pc machine like kvm-unit-tests' x86 tests:
 # fw_cfg, the local APIC (ID, version, TPR, SVR, EOI), one-shot and
@@ -151,7 +155,16 @@ expect "QEMU-style kernel runs" '^\[cpu0\] apic\| QEMU-style kernel: local APIC,
 expect "no check failed" '^\[cpu0\] apic\| local APIC checks done$'
 expect_none "no failure line" 'apic\| FAIL'
 expect "ends through 0xf4 with status 0, APIC writes and timer exits seen" \
-	'^\[cpu0\] VM-END name=apic cause=debug-exit status=0 exits=[0-9]+ .*preemption_timer=[0-9]+ apic_write=[0-9]+$'
+	'^\[cpu0\] VM-END name=apic cause=debug-exit status=0 exits=[0-9]+ .*apic_access=1 preemption_timer=[0-9]+ apic_write=[0-9]+$'
+
+# The same kernel with the local APIC emulated (as on CPUs without APIC
+# virtualization): each access is decoded and done by the hypervisor.
+boot qemukernel-emulated bochs 60 -c 'apicv=off' -m "$G/qemu-apic.elf name=apic"
+expect "local APIC emulated" "guests' local APIC: emulated"
+expect "no check failed (emulated)" '^\[cpu0\] apic\| local APIC checks done$'
+expect_none "no failure line (emulated)" 'apic\| FAIL'
+expect "APIC accesses as EPT violations" \
+	'^\[cpu0\] VM-END name=apic cause=debug-exit status=0 exits=[0-9]+ .*ept_violation=[0-9]+ '
 
 # String IO edge cases, and a guest that never exits: its time limit ends
 # it, and the next VM runs.

@@ -3,7 +3,8 @@
  * are: multiboot1 ELF32 linked at 4 MiB, output on COM1, the CPU count
  * from fw_cfg, the local APIC at 0xFEE00000 for its ID, version, TPR, EOI
  * and spurious-vector registers, APIC timer interrupts taken through its
- * IDT (one-shot, then periodic), a self-IPI through ICR, then the same
+ * IDT (one-shot, then periodic, its current count read), a self-IPI
+ * through ICR, then the same
  * through the x2APIC MSRs, and the exit through port 0xf4 with the number
  * of failed checks.
  */
@@ -19,6 +20,7 @@
 #define APIC_ICR	0x300
 #define APIC_LVT_TIMER	0x320
 #define APIC_TMICT	0x380
+#define APIC_TMCCT	0x390
 #define APIC_TDCR	0x3e0
 #define TIMER_VECTOR	0x40
 #define IPI_VECTOR	0x41
@@ -113,6 +115,12 @@ start:
 	/* periodic: three more */
 	movl	$(TIMER_VECTOR | (1 << 17)), APIC + APIC_LVT_TIMER
 	movl	$100000, APIC + APIC_TMICT
+	/* the current count runs down from the initial count */
+	movl	APIC + APIC_TMCCT, %eax
+	testl	%eax, %eax
+	CHECK(jnz, m_tmcct)
+	cmpl	$100000, %eax
+	CHECK(jbe, m_tmcct)
 	movl	$4, %ecx
 	call	wait_ticks
 	movl	$0, APIC + APIC_TMICT	/* stop */
@@ -259,6 +267,7 @@ m_oneshot:	.asciz	"FAIL: one-shot timer interrupt\n"
 m_isr:		.asciz	"FAIL: ISR not cleared by EOI\n"
 m_periodic:	.asciz	"FAIL: periodic timer interrupts\n"
 m_ipi:		.asciz	"FAIL: self-IPI\n"
+m_tmcct:	.asciz	"FAIL: timer current count\n"
 m_x2version:	.asciz	"FAIL: x2APIC version MSR\n"
 m_x2tpr:	.asciz	"FAIL: x2APIC TPR MSR\n"
 m_x2timer:	.asciz	"FAIL: x2APIC timer interrupt\n"

@@ -196,6 +196,86 @@ static void test_vm_config(void **state)
 	assert_false(vm_config_parse("initrd=yes", "x", EPT_EAGER, &c, err, sizeof(err)));
 }
 
+static void test_decode_mmio(void **state)
+{
+	(void)state;
+	struct mmio_insn m;
+	/* mov 0xfee00020, %eax  (8b 05 disp32 in 32-bit code: mod 0 rm 5) */
+	static const uint8_t a[] = { 0x8b, 0x05, 0x20, 0x00, 0xe0, 0xfe };
+	assert_true(decode_mmio(a, sizeof(a), 32, &m));
+	assert_int_equal(m.len, 6);
+	assert_false(m.write);
+	assert_int_equal(m.size, 4);
+	assert_int_equal(m.reg, 0);
+	/* movl $0x1ff, 0xfee000f0  (c7 05 disp32 imm32) */
+	static const uint8_t b[] = { 0xc7, 0x05, 0xf0, 0x00, 0xe0, 0xfe, 0xff, 0x01, 0x00, 0x00 };
+	assert_true(decode_mmio(b, sizeof(b), 32, &m));
+	assert_int_equal(m.len, 10);
+	assert_true(m.write);
+	assert_int_equal(m.reg, -1);
+	assert_int_equal(m.imm, 0x1ff);
+	/* mov %r9d, 0xb0(%rdi)  (44 89 8f disp32) in 64-bit code */
+	static const uint8_t c[] = { 0x44, 0x89, 0x8f, 0xb0, 0x00, 0x00, 0x00 };
+	assert_true(decode_mmio(c, sizeof(c), 64, &m));
+	assert_int_equal(m.len, 7);
+	assert_int_equal(m.reg, 9);
+	assert_int_equal(m.size, 4);
+	/* mov 0x390(%rax,%rbx,4), %rcx  (48 8b 8c 98 disp32): SIB + REX.W */
+	static const uint8_t d[] = { 0x48, 0x8b, 0x8c, 0x98, 0x90, 0x03, 0x00, 0x00 };
+	assert_true(decode_mmio(d, sizeof(d), 64, &m));
+	assert_int_equal(m.len, 8);
+	assert_int_equal(m.size, 8);
+	assert_int_equal(m.reg, 1);
+	/* movb $0x5, (%esi) with a segment prefix: 3e c6 06 05 */
+	static const uint8_t e[] = { 0x3e, 0xc6, 0x06, 0x05 };
+	assert_true(decode_mmio(e, sizeof(e), 32, &m));
+	assert_int_equal(m.len, 4);
+	assert_int_equal(m.size, 1);
+	assert_int_equal(m.imm, 5);
+	/* 16-bit code: mov %ax, [bx+si+0x12] (89 40 12); 66 makes it 32-bit */
+	static const uint8_t f[] = { 0x89, 0x40, 0x12 }, g[] = { 0x66, 0x89, 0x40, 0x12 };
+	assert_true(decode_mmio(f, sizeof(f), 16, &m));
+	assert_int_equal(m.size, 2);
+	assert_int_equal(m.len, 3);
+	assert_true(decode_mmio(g, sizeof(g), 16, &m));
+	assert_int_equal(m.size, 4);
+	/* 16-bit direct address: 8b 1e disp16 */
+	static const uint8_t h[] = { 0x8b, 0x1e, 0x34, 0x12 };
+	assert_true(decode_mmio(h, sizeof(h), 16, &m));
+	assert_int_equal(m.len, 4);
+	assert_int_equal(m.reg, 3);
+	/* movq $-1, (%rax): REX.W C7 imm32 sign-extended */
+	static const uint8_t k[] = { 0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff };
+	assert_true(decode_mmio(k, sizeof(k), 64, &m));
+	assert_int_equal(m.imm, UINT64_MAX);
+	/* moffs forms: mov 0xfee00020, %eax (a1 + 4-byte address in 32-bit
+	 * code, 8-byte in 64-bit); mov %al, moffs16 in 16-bit code */
+	static const uint8_t mo1[] = { 0xa1, 0x20, 0x00, 0xe0, 0xfe };
+	assert_true(decode_mmio(mo1, sizeof(mo1), 32, &m));
+	assert_int_equal(m.len, 5);
+	assert_false(m.write);
+	assert_int_equal(m.reg, 0);
+	assert_int_equal(m.size, 4);
+	static const uint8_t mo2[] = { 0xa3, 0xb0, 0x00, 0xe0, 0xfe, 0, 0, 0, 0 };
+	assert_true(decode_mmio(mo2, sizeof(mo2), 64, &m));
+	assert_int_equal(m.len, 9);
+	assert_true(m.write);
+	static const uint8_t mo3[] = { 0xa2, 0x34, 0x12 };
+	assert_true(decode_mmio(mo3, sizeof(mo3), 16, &m));
+	assert_int_equal(m.len, 3);
+	assert_int_equal(m.size, 1);
+	assert_false(decode_mmio(mo1, 4, 32, &m)); /* truncated address */
+	/* refused: register operand, other opcodes, C7 /1, truncated, too long */
+	static const uint8_t r1[] = { 0x89, 0xc0 }, r2[] = { 0x01, 0x05, 0, 0, 0, 0 }, r3[] = { 0xc7, 0x08, 1, 2, 3, 4 };
+	assert_false(decode_mmio(r1, sizeof(r1), 32, &m));
+	assert_false(decode_mmio(r2, sizeof(r2), 32, &m));
+	assert_false(decode_mmio(r3, sizeof(r3), 32, &m));
+	assert_false(decode_mmio(a, 3, 32, &m));
+	assert_false(decode_mmio(b, 8, 32, &m));
+	static const uint8_t pre[16] = { 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x8b, 0x05, 0 };
+	assert_false(decode_mmio(pre, sizeof(pre), 32, &m));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_address_size_and_wrap),
 		cmocka_unit_test(test_exit_names),
 		cmocka_unit_test(test_vm_config),
+		cmocka_unit_test(test_decode_mmio),
 	};
 	return cmocka_run_group_tests_name("vmx", tests, NULL, NULL);
 }
