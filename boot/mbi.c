@@ -1,24 +1,11 @@
 #include "boot/mbi.h"
 
 #include "arch-x86/string.h"
+#include "arch-x86/unaligned.h"
 
 struct tag {
 	uint32_t type, size;
 };
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* Is there a NUL within [s, s+len)? */
 static bool has_nul(const uint8_t *s, size_t len)

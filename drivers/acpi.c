@@ -1,6 +1,7 @@
 #include "drivers/acpi.h"
 
 #include "arch-x86/string.h"
+#include "arch-x86/unaligned.h"
 
 struct acpi_info hv_acpi;
 
@@ -10,20 +11,6 @@ struct acpi_info hv_acpi;
 static const uint8_t *ptr(uint64_t pa)
 {
 	return (const uint8_t *)(uintptr_t)pa;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
 }
 
 bool acpi_checksum_ok(const void *p, size_t len)

@@ -83,12 +83,20 @@ static void release_tree(struct pt *pt, uint64_t pa, unsigned level)
 	pt->tables--;
 }
 
+/* The largest leaf level (up to max_leaf) that ADDR's alignment and the
+ * remaining SIZE allow. */
+static unsigned leaf_level(const struct pt *pt, uint64_t addr, uint64_t size)
+{
+	unsigned level = pt->max_leaf;
+	while (level > 1 && (addr & (pt_level_size(level) - 1) || size < pt_level_size(level)))
+		level--;
+	return level;
+}
+
 bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf)
 {
 	while (size) {
-		unsigned level = pt->max_leaf;
-		while (level > 1 && ((va | pa) & (pt_level_size(level) - 1) || size < pt_level_size(level)))
-			level--;
+		unsigned level = leaf_level(pt, va | pa, size);
 		uint64_t *e = pt_walk(pt, va, level, true);
 		if (!e)
 			return false;
@@ -106,9 +114,7 @@ bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t lea
 bool pt_unmap(struct pt *pt, uint64_t va, uint64_t size)
 {
 	while (size) {
-		unsigned level = pt->max_leaf;
-		while (level > 1 && (va & (pt_level_size(level) - 1) || size < pt_level_size(level)))
-			level--;
+		unsigned level = leaf_level(pt, va, size);
 		uint64_t *e = pt_walk(pt, va, level, true);
 		if (!e)
 			return false;

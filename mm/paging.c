@@ -16,24 +16,6 @@ static const struct pt_format host_format = {
 struct pt hv_pt;
 uint64_t hv_mapped_top = 4ull << 30; /* what boot/start.S maps */
 
-static uint64_t host_alloc(void *ctx)
-{
-	(void)ctx;
-	return phys_alloc_page();
-}
-
-static void host_release(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	frame_free(&hv_frames, pa, 1);
-}
-
-static void *host_va(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return phys_to_virt(pa);
-}
-
 bool paging_init(uint64_t top)
 {
 	/* 1 GiB pages: CPUID.80000001H:EDX.Page1GB[26]. Addresses must stay
@@ -54,9 +36,9 @@ bool paging_init(uint64_t top)
 	hv_pt = (struct pt){
 		.fmt = &host_format,
 		.max_leaf = gb ? 3 : 2,
-		.alloc = host_alloc,
-		.release = host_release,
-		.va = host_va,
+		.alloc = pt_pool_alloc,
+		.release = pt_pool_release,
+		.va = pt_pool_va,
 	};
 	if (!pt_init(&hv_pt) || !pt_map(&hv_pt, 0, 0, top, PTE_P | PTE_RW)) {
 		log_err("out of memory building the host page tables");

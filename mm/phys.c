@@ -64,3 +64,21 @@ uint64_t phys_alloc_page(void)
 		memset(phys_to_virt(pa), 0, PAGE_SIZE);
 	return pa;
 }
+
+uint64_t pt_pool_alloc(void *ctx)
+{
+	(void)ctx;
+	return phys_alloc_page();
+}
+
+void pt_pool_release(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	frame_free(&hv_frames, pa, 1);
+}
+
+void *pt_pool_va(void *ctx, uint64_t pa)
+{
+	(void)ctx;
+	return phys_to_virt(pa);
+}

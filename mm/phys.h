@@ -34,4 +34,10 @@ uint64_t phys_alloc_page(void);
 /* Physical address to pointer: all RAM is identity-mapped. */
 static inline void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
+/* Page-table callbacks (mm/pagetable.h) over the frame pool, shared by
+ * the host's tables and every EPT. */
+uint64_t pt_pool_alloc(void *ctx);
+void pt_pool_release(void *ctx, uint64_t pa);
+void *pt_pool_va(void *ctx, uint64_t pa);
+
 #endif

@@ -1,26 +1,8 @@
 #include "vmx/bzimage.h"
 
 #include "arch-x86/string.h"
+#include "arch-x86/unaligned.h"
 #include "drivers/format.h"
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
 
 bool bzimage_detect(const uint8_t *img, uint64_t len)
 {

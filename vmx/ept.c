@@ -20,24 +20,6 @@ static const struct pt_format ept_format = {
 #define EPTP_WB 6ull
 #define EPTP_WALK4 (3ull << 3)
 
-static uint64_t ept_alloc(void *ctx)
-{
-	(void)ctx;
-	return phys_alloc_page();
-}
-
-static void ept_release(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	frame_free(&hv_frames, pa, 1);
-}
-
-static void *ept_va(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return phys_to_virt(pa);
-}
-
 const struct mem_slot *slot_find(const struct vm *vm, uint64_t gpa)
 {
 	for (unsigned i = 0; i < vm->nslots; i++)
@@ -53,7 +35,7 @@ bool ept_create_with(struct vm *vm, uint64_t (*alloc)(void *), void (*release)(v
 		.max_leaf = hv_vmx.ept_max_leaf,
 		.alloc = alloc,
 		.release = release,
-		.va = ept_va,
+		.va = pt_pool_va,
 		.ctx = ctx,
 	};
 	if (!pt_init(&vm->ept))
@@ -64,7 +46,7 @@ bool ept_create_with(struct vm *vm, uint64_t (*alloc)(void *), void (*release)(v
 
 bool ept_create(struct vm *vm)
 {
-	if (!ept_create_with(vm, ept_alloc, ept_release, NULL))
+	if (!ept_create_with(vm, pt_pool_alloc, pt_pool_release, NULL))
 		return false;
 	if (vm->cfg.ept == EPT_EAGER) {
 		for (unsigned i = 0; i < vm->nslots; i++) {

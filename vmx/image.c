@@ -1,6 +1,7 @@
 #include "vmx/image.h"
 
 #include "arch-x86/string.h"
+#include "arch-x86/unaligned.h"
 #include "drivers/format.h"
 
 /* Multiboot header flags the loader honours (spec 3.1.2): 0 page-align
@@ -17,27 +18,6 @@
 #define EM_386 3
 #define EM_X86_64 62
 #define PT_LOAD 1
-
-static uint16_t rd16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
 
 const char *image_format_name(enum image_format f)
 {

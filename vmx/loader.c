@@ -2,6 +2,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/string.h"
+#include "arch-x86/unaligned.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
 #include "mm/memmap.h"
@@ -167,11 +168,6 @@ static uint32_t mbi_add(struct mbi_builder *b, const void *p, uint32_t n)
 	return at;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
 static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_gpa, uint64_t initrd_len,
 				 char *err, size_t errlen)
 {
@@ -187,8 +183,8 @@ static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_g
 
 	/* mem_lower: KiB from 0 (at most 640); mem_upper: KiB from 1 MiB to
 	 * the first hole. */
-	put32(mbi + 4, (uint32_t)(low_top < 0xa0000 ? low_top >> 10 : 640));
-	put32(mbi + 8, (uint32_t)((low_top - 0x100000) >> 10));
+	wr32(mbi + 4, (uint32_t)(low_top < 0xa0000 ? low_top >> 10 : 640));
+	wr32(mbi + 8, (uint32_t)((low_top - 0x100000) >> 10));
 
 	/* The command line: the file's name, then the words after "--". */
 	int n = fmt_snprintf(cmdline, sizeof(cmdline), "%s%s%s", vm->cfg.name, vm->cfg.kernel_args[0] ? " " : "",
@@ -197,7 +193,7 @@ static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_g
 		fmt_snprintf(err, errlen, "kernel command line longer than %zu bytes", sizeof(cmdline) - 1);
 		return false;
 	}
-	put32(mbi + 16, mbi_add(&b, cmdline, (uint32_t)n + 1));
+	wr32(mbi + 16, mbi_add(&b, cmdline, (uint32_t)n + 1));
 
 	/* The initrd as the one module, its string "initrd". */
 	uint32_t mods_count = 0, mods_addr = 0;
@@ -207,8 +203,8 @@ static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_g
 		mods_addr = mbi_add(&b, mod, sizeof(mod));
 		mods_count = 1;
 	}
-	put32(mbi + 20, mods_count);
-	put32(mbi + 24, mods_addr);
+	wr32(mbi + 20, mods_count);
+	wr32(mbi + 24, mods_addr);
 
 	/* Memory map: RAM below 640 KiB, from 1 MiB to the hole, and above
 	 * 4 GiB. Each entry: size (20, not counting itself), base, length,
@@ -223,10 +219,10 @@ static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_g
 		{ 20, 4ull << 30, top > (4ull << 30) ? top - (4ull << 30) : 0, 1 },
 	};
 	unsigned entries = top > (4ull << 30) ? 3 : 2;
-	put32(mbi + 44, entries * sizeof(map[0]));
-	put32(mbi + 48, mbi_add(&b, map, entries * sizeof(map[0])));
-	put32(mbi + 64, mbi_add(&b, MB_LOADER_NAME, sizeof(MB_LOADER_NAME)));
-	put32(mbi + 0, flags);
+	wr32(mbi + 44, entries * sizeof(map[0]));
+	wr32(mbi + 48, mbi_add(&b, map, entries * sizeof(map[0])));
+	wr32(mbi + 64, mbi_add(&b, MB_LOADER_NAME, sizeof(MB_LOADER_NAME)));
+	wr32(mbi + 0, flags);
 
 	if (!in_ram(vm, base, b.len) || !guest_phys_write(vm, base, b.buf, b.len)) {
 		fmt_snprintf(err, errlen, "no room in RAM for the multiboot information");
