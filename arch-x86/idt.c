@@ -67,9 +67,16 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 	}
 }
 
+volatile unsigned hv_nmi_pending;
+
 void trap(struct trap_frame *tf)
 {
 	static int depth;
+
+	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */
+		hv_nmi_pending++;
+		return;
+	}
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";
 
 	if (++depth > 1) {

@@ -23,6 +23,7 @@
 #include "vmx/guestmem.h"
 #include "vmx/lapic.h"
 #include "vmx/msr.h"
+#include "vmx/passthrough.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -340,17 +341,21 @@ static void handle_xsetbv(struct vcpu *v)
 	vcpu_skip(LEN_XSETBV);
 }
 
+/* INVD would drop dirty lines of other VMs and the hypervisor: it is done
+ * as WBINVD. Isolated VMs' RAM is coherent write-back memory, so for them
+ * both are no-ops; the machine's own OS needs the real flush (MTRR
+ * changes, devices that do not snoop). */
 static void handle_invd(struct vcpu *v)
 {
-	/* Guest RAM is write-back host memory: dropping caches without
-	 * write-back would lose other data, so INVD acts as a no-op. */
-	(void)v;
+	if (v->vm->cfg.passthrough)
+		__asm__ volatile("wbinvd" ::: "memory");
 	vcpu_skip(LEN_INVD);
 }
 
 static void handle_wbinvd(struct vcpu *v)
 {
-	(void)v;
+	if (v->vm->cfg.passthrough)
+		__asm__ volatile("wbinvd" ::: "memory");
 	vcpu_skip(LEN_WBINVD);
 }
 
@@ -390,6 +395,10 @@ static void handle_ept_violation(struct vcpu *v)
 
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
 		lapic_mmio_exit(v, gpa); /* the emulated local APIC */
+		return;
+	}
+	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == LAPIC_BASE && q.write) {
+		passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
 		return;
 	}
 	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {

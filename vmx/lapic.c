@@ -153,6 +153,8 @@ void lapic_deliver(struct vcpu *v)
 	set_bit_in(v, APIC_IRR, (unsigned)irr, false);
 	set_bit_in(v, APIC_ISR, (unsigned)irr, true);
 	vmcs_write32(VM_ENTRY_INTR_INFO, (unsigned)irr | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
+	if (l->hw)
+		vmcs_write32(TPR_THRESHOLD, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* an interrupt ends HLT */
 	l->interrupts++;
 	l->pending = highest(v, APIC_IRR) >= 0;
@@ -198,12 +200,10 @@ void lapic_timer_check(struct vcpu *v, uint64_t now)
 	uint32_t lvt = *reg(v, APIC_LVT_TIMER);
 	if (!(lvt & LVT_MASKED))
 		accept(v, lvt & 0xff);
-	if (l->period) {
-		while (l->deadline <= now) /* missed periods coalesce into one interrupt */
-			l->deadline += l->period;
-	} else {
+	if (l->period) /* missed periods coalesce into one interrupt */
+		l->deadline += ((now - l->deadline) / l->period + 1) * l->period;
+	else
 		l->deadline = 0;
-	}
 }
 
 /* A write the CPU made to the virtual-APIC page (trap-like, 30.4.3.3). */
@@ -284,8 +284,10 @@ static void emulate_access(struct vcpu *v, unsigned off)
 	size_t avail = sizeof(code);
 	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
 		avail = avail > 0x1000 - (linear & 0xfff) ? 0x1000 - (linear & 0xfff) : avail - 1;
-	if (!avail || !decode_mmio(code, avail, bits, &m) || m.size > 4 || (off & 3)) {
-		log_err("VM %s: local-APIC access at offset %#x by an instruction that is not a plain MOV, at RIP %#llx",
+	/* APIC registers are 32-bit and 16-byte aligned (SDM vol. 3A, 11.4.1);
+	 * narrower or wider accesses are not supported, as on hardware. */
+	if (!avail || !decode_mmio(code, avail, bits, &m) || m.size != 4 || (off & 3)) {
+		log_err("VM %s: local-APIC access at offset %#x by an instruction that is not a 32-bit MOV, at RIP %#llx",
 			v->vm->cfg.name, off, (unsigned long long)rip);
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
 		return;
@@ -301,10 +303,7 @@ static void emulate_access(struct vcpu *v, unsigned off)
 		uint32_t val = aligned == APIC_TIMER_CURRENT ? timer_current(v)
 			       : aligned == APIC_EOI	       ? 0 /* write-only */
 							       : *reg(v, aligned);
-		uint64_t old = vcpu_gpr(v, (unsigned)m.reg);
-		uint64_t mask = m.size == 4 ? ~0ull : (1ull << (8 * m.size)) - 1;
-		/* A 32-bit load zero-extends into the 64-bit register. */
-		vcpu_set_gpr(v, (unsigned)m.reg, m.size == 4 ? val : (old & ~mask) | (val & mask));
+		vcpu_set_gpr(v, (unsigned)m.reg, val); /* a 32-bit load zero-extends */
 	}
 	vcpu_skip(m.len);
 }
@@ -411,7 +410,9 @@ bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 bool lapic_halt(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
-	if (!l->enabled || (!l->deadline && highest(v, APIC_IRR) < 0))
+	/* Without the preemption timer nothing would bring the CPU back from
+	 * the guest's HLT state. */
+	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0))
 		return false;
 	vcpu_skip(1);
 	/* HLT is done, so an STI or MOV SS shadow it sat in is over; the HLT

@@ -315,9 +315,13 @@ static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, con
 			     LINUX_LOW_END);
 		return false;
 	}
+	/* Below 4 GiB unless the 64-bit entry is used by a kernel that says
+	 * it may live higher (XLF_CAN_BE_LOADED_ABOVE_4G); a kernel that is
+	 * not relocatable goes exactly at its preferred address. */
+	uint64_t pref = h->pref_address ? h->pref_address : 0x100000;
+	uint64_t limit = (h->xloadflags & XLF_KERNEL_64) && (h->xloadflags & (1u << 1)) ? (1ull << 40) : (4ull << 30);
 	uint64_t load = 0;
-	for (uint64_t a = align_up(h->pref_address ? h->pref_address : 0x100000, align); a + h->init_size <= (1ull << 40);
-	     a += align) {
+	for (uint64_t a = h->relocatable ? align_up(pref, align) : pref; a + h->init_size <= limit; a += align) {
 		if (in_ram(vm, a, h->init_size) &&
 		    !(avoid_modules && (ranges_overlap(a, h->init_size, img_pa, image.len) ||
 					(initrd.data && ranges_overlap(a, h->init_size, rd_pa, initrd.len))))) {

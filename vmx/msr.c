@@ -4,6 +4,7 @@
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "vmx/lapic.h"
+#include "vmx/passthrough.h"
 #include "vmx/vmcs.h"
 
 #define MSR_TSC 0x010
@@ -58,7 +59,7 @@ void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 		bool write;
 	} owned[] = {
 		{ 0x017, 0x017, false },  /* IA32_PLATFORM_ID */
-		{ 0x01b, 0x01b, true },	  /* IA32_APIC_BASE: the OS owns the APIC */
+		{ 0x01b, 0x01b, false },  /* IA32_APIC_BASE (writes checked: the base stays) */
 		{ 0x03b, 0x03b, false },  /* IA32_TSC_ADJUST (writes would move the host TSC) */
 		{ 0x048, 0x049, true },	  /* IA32_SPEC_CTRL, IA32_PRED_CMD */
 		{ 0x08b, 0x08b, true },	  /* IA32_BIOS_SIGN_ID (microcode revision) */
@@ -78,6 +79,9 @@ void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 	for (unsigned i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		for (uint32_t m = owned[i].first; m <= owned[i].last; m++)
 			pass(bitmap, m, true, owned[i].write);
+	/* The x2APIC ICR exits on writes: INIT/SIPI are checked. */
+	uint32_t icr = 0x830 & 0x1fff;
+	bitmap[2048 + icr / 8] |= (uint8_t)(1u << (icr % 8));
 }
 
 void msr_reset_passthrough(void)
@@ -128,6 +132,17 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 {
 	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
 		return lapic_msr_write(v, msr, value);
+	if (v->vm->cfg.passthrough && msr == 0x830)
+		return passthrough_x2apic_icr(v, value);
+	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE) {
+		/* Enable and x2APIC mode are the OS's; moving the APIC page
+		 * over other memory is not (SDM vol. 3A, 11.4.4). */
+		uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
+		if ((value ^ cur) & ~((1ull << 10) | (1ull << 11)))
+			return false;
+		wrmsr(MSR_IA32_APIC_BASE, value);
+		return true;
+	}
 	switch (msr) {
 	case MSR_EFER: {
 		/* SCE, LME, NXE may be written; LMA is the CPU's to set

@@ -8,7 +8,11 @@
 #include "drivers/format.h"
 #include "mm/memmap.h"
 #include "mm/phys.h"
+#include "vmx/decode.h"
 #include "vmx/ept.h"
+#include "vmx/guestmem.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
 
 #define GiB (1ull << 30)
 #define MAX_HV_RUNS 64
@@ -16,6 +20,10 @@
 /* EPT tables for the identity map come from a reserve taken before the
  * guest's map is computed, so they are hidden from the guest too. */
 #define TABLE_RESERVE_FRAMES 512
+#define PASSTHROUGH_APIC 0xfee00000ull
+#define APIC_ICR_LOW 0x300
+#define ICR_MODE_INIT 5
+#define ICR_MODE_SIPI 6
 
 extern char __image_start[], __image_end[];
 
@@ -44,10 +52,23 @@ static size_t hypervisor_runs(struct mem_range *out, size_t max)
 	return n;
 }
 
-static void e820_add(struct vm *vm, uint64_t base, uint64_t end, uint32_t type)
+/* Append to the e820 map, merging with an adjacent entry of the same
+ * type; false when the map is full. */
+static bool e820_add(struct vm *vm, uint64_t base, uint64_t end, uint32_t type)
 {
-	if (end > base && vm->ne820 < VM_MAX_E820)
-		vm->e820[vm->ne820++] = (struct vm_e820){ base, end - base, type };
+	if (end <= base)
+		return true;
+	for (unsigned i = 0; i < vm->ne820; i++) {
+		struct vm_e820 *e = &vm->e820[i];
+		if (e->type == type && e->addr + e->size == base) {
+			e->size += end - base;
+			return true;
+		}
+	}
+	if (vm->ne820 == VM_MAX_E820)
+		return false;
+	vm->e820[vm->ne820++] = (struct vm_e820){ base, end - base, type };
+	return true;
 }
 
 static uint64_t reserve_alloc(void *ctx)
@@ -134,6 +155,9 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 				    EPT_RWX | EPT_MEMTYPE_WB);
 	for (size_t i = 0; ok && i < nhv; i++)
 		ok = pt_unmap(&vm->ept, hv[i].base, hv[i].end - hv[i].base);
+	/* The local APIC: read directly, written through the hypervisor. */
+	if (ok)
+		ok = pt_map(&vm->ept, PASSTHROUGH_APIC, PASSTHROUGH_APIC, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
 	if (!ok) {
 		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables", TABLE_RESERVE_FRAMES);
 		return false;
@@ -210,12 +234,19 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 	const struct acpi_info *a = &hv_acpi;
 
 	if (!in) {
-		/* Sleep type S5 with SLP_EN: the OS powers the machine off
-		 * (ACPI 6.4, 4.8.3.2.1 and 7.4.2). */
-		if (is_pm1_control(port) && size >= 2 && (*val & PM1_SLP_EN) && a->have_s5 &&
-		    ((*val >> 10) & 7) == (port == a->pm1a_cnt.address ? a->slp_typ_a : a->slp_typ_b)) {
-			log_info("VM %s: the OS entered ACPI S5 (power-off)", v->vm->cfg.name);
-			vm_end(v, CAUSE_POWEROFF, 0);
+		/* SLP_EN: sleep type S5 is the OS powering the machine off
+		 * (ACPI 6.4, 4.8.3.2.1 and 7.4.2); any other sleep state would
+		 * wake up in firmware with VMX gone, so it ends the VM. */
+		if (is_pm1_control(port) && size >= 2 && (*val & PM1_SLP_EN)) {
+			unsigned typ = (*val >> 10) & 7;
+			if (a->have_s5 && typ == (port == a->pm1a_cnt.address ? a->slp_typ_a : a->slp_typ_b)) {
+				log_info("VM %s: the OS entered ACPI S5 (power-off)", v->vm->cfg.name);
+				vm_end(v, CAUSE_POWEROFF, 0);
+			} else {
+				log_err("VM %s: the OS asked for ACPI sleep type %u, which the hypervisor cannot resume from",
+					v->vm->cfg.name, typ);
+				vm_end(v, CAUSE_ERROR, typ);
+			}
 			return;
 		}
 		bool reset = (port == PORT_KBC_CMD && size == 1 && (uint8_t)*val == KBC_PULSE_RESET) ||
@@ -229,4 +260,50 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 		}
 	}
 	forward(port, size, in, val);
+}
+
+/* Start-up IPIs would wake CPUs outside VMX: dropped (SDM vol. 3A,
+ * 10.6.1: delivery mode in ICR bits 10:8). */
+static bool icr_allowed(struct vcpu *v, uint32_t low)
+{
+	unsigned mode = (low >> 8) & 7;
+	if (mode != ICR_MODE_INIT && mode != ICR_MODE_SIPI)
+		return true;
+	if (!v->vm->dropped_ipis++)
+		log_warn("VM %s: INIT/SIPI to other CPUs dropped: the passthrough OS runs on the boot CPU only",
+			 v->vm->cfg.name);
+	return false;
+}
+
+void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
+{
+	uint8_t code[15];
+	struct gmem_fault f;
+	struct mmio_insn m;
+	uint64_t rip = vmcs_readnat(GUEST_RIP), linear = vmcs_readnat(GUEST_CS_BASE) + rip;
+	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
+	unsigned bits = (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+	unsigned off = gpa & 0xfff;
+
+	size_t avail = sizeof(code);
+	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
+		avail--;
+	if (!avail || !decode_mmio(code, avail, bits, &m) || !m.write || m.size != 4 || (off & 3)) {
+		log_err("VM %s: write to the local APIC at offset %#x by an instruction that is not a 32-bit MOV, at "
+			"RIP %#llx",
+			v->vm->cfg.name, off, (unsigned long long)rip);
+		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EPT_VIOLATION);
+		return;
+	}
+	uint32_t val = (uint32_t)(m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm);
+	if (off != APIC_ICR_LOW || icr_allowed(v, val))
+		*(volatile uint32_t *)phys_to_virt(PASSTHROUGH_APIC + off) = val;
+	vcpu_skip(m.len);
+}
+
+bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value)
+{
+	if (icr_allowed(v, (uint32_t)value))
+		wrmsr(0x830, value);
+	return true;
 }

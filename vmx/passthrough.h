@@ -9,7 +9,11 @@
  *     interrupt, NMI or HLT exits; the I/O bitmap traps only the ACPI PM1
  *     control ports, the ACPI reset register, 0xCF9 and the keyboard
  *     controller (0x64), to see the OS power off (cause=poweroff) or reset
- *     (cause=reboot); every other access to them is forwarded.
+ *     (cause=reboot); every other access to them is forwarded. A sleep
+ *     state other than S5 ends the VM: the hypervisor cannot resume;
+ *   - the local APIC is the real one, read directly; its page is
+ *     read-only in EPT and ICR writes are checked so that the OS cannot
+ *     start other CPUs outside VMX (INIT and SIPI are dropped).
  */
 #ifndef VMX_PASSTHROUGH_H
 #define VMX_PASSTHROUGH_H
@@ -30,6 +34,12 @@ void passthrough_io_bitmap(struct vm *vm);
 
 /* A trapped port access: see power-off/reset, forward the rest. */
 void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+
+/* A write to the local APIC page (read-only in its EPT) or to the x2APIC
+ * ICR: every write reaches the APIC except INIT and SIPI, which would
+ * start CPUs outside VMX (not until the SMP work runs them as vCPUs). */
+void passthrough_apic_write(struct vcpu *v, uint64_t gpa);
+bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value);
 
 /* Give back the EPT-table reserve. */
 void passthrough_release(struct vm *vm);

@@ -4,6 +4,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/gdt.h"
+#include "arch-x86/idt.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
@@ -337,6 +338,21 @@ static void entry_failed(struct vcpu *v, int how)
 	vm_end(v, CAUSE_ENTRY_FAILURE, 0);
 }
 
+/* An NMI that arrived while the hypervisor ran: the machine's own OS gets
+ * it (as if it had arrived in the guest), when no other event is queued;
+ * for isolated VMs it belongs to no one and is dropped. */
+static void pass_nmi(struct vcpu *v)
+{
+	if (!v->vm->cfg.passthrough) {
+		hv_nmi_pending = 0;
+		return;
+	}
+	if (vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID)
+		return; /* next time */
+	hv_nmi_pending--;
+	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
+}
+
 void vcpu_run(struct vcpu *v)
 {
 	const struct vm_config *c = &v->vm->cfg;
@@ -347,6 +363,8 @@ void vcpu_run(struct vcpu *v)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
 			 (unsigned long long)c->timeout);
 	while (v->cause == CAUSE_RUNNING) {
+		if (hv_nmi_pending)
+			pass_nmi(v);
 		int r = vmx_enter(&v->regs, v->launched, &v->host_rsp);
 		if (r) {
 			entry_failed(v, r);

@@ -124,6 +124,9 @@ static void free_page(uint64_t *pa)
 static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_module *mod,
 		      const struct mbi_module *initrd, char *err, size_t errlen)
 {
+	vm->vcpu.vm = vm;
+	vm->kernel_module = mod->start;
+	vm->initrd_module = initrd ? initrd->start : 0;
 	vm->io_bitmap_a = phys_alloc_page();
 	vm->io_bitmap_b = phys_alloc_page();
 	vm->msr_bitmap = phys_alloc_page();

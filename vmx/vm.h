@@ -107,6 +107,8 @@ struct vm {
 	struct mem_slot slots[VM_MAX_SLOTS];
 	unsigned nslots;
 	bool ram_borrowed; /* passthrough: slots are the machine's RAM, not the pool's */
+	uint64_t kernel_module, initrd_module; /* physical start of this VM's modules */
+	uint64_t dropped_ipis;
 	struct vm_e820 e820[VM_MAX_E820];
 	unsigned ne820;
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
