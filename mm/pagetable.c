@@ -93,17 +93,19 @@ static unsigned leaf_level(const struct pt *pt, uint64_t addr, uint64_t size)
 	return level;
 }
 
-bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf)
+/* Set the leaves for [va, va+size) to pa|LEAF, or clear them (UNMAP), with
+ * the largest pages alignment allows; a table under a slot now covered by
+ * one leaf (or nothing) is freed. */
+static bool set_leaves(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf, bool unmap)
 {
 	while (size) {
-		unsigned level = leaf_level(pt, va | pa, size);
+		unsigned level = leaf_level(pt, unmap ? va : va | pa, size);
 		uint64_t *e = pt_walk(pt, va, level, true);
 		if (!e)
 			return false;
-		/* A table under a slot now covered by one large leaf is freed. */
 		if (level > 1 && present(pt, *e) && !(*e & PT_LARGE))
 			release_tree(pt, *e & PT_ADDR_MASK, level - 1);
-		*e = pa | leaf | (level > 1 ? PT_LARGE : 0);
+		*e = unmap ? 0 : pa | leaf | (level > 1 ? PT_LARGE : 0);
 		va += pt_level_size(level);
 		pa += pt_level_size(level);
 		size -= pt_level_size(level);
@@ -111,20 +113,14 @@ bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t lea
 	return true;
 }
 
+bool pt_map(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf)
+{
+	return set_leaves(pt, va, pa, size, leaf, false);
+}
+
 bool pt_unmap(struct pt *pt, uint64_t va, uint64_t size)
 {
-	while (size) {
-		unsigned level = leaf_level(pt, va, size);
-		uint64_t *e = pt_walk(pt, va, level, true);
-		if (!e)
-			return false;
-		if (level > 1 && present(pt, *e) && !(*e & PT_LARGE))
-			release_tree(pt, *e & PT_ADDR_MASK, level - 1);
-		*e = 0;
-		va += pt_level_size(level);
-		size -= pt_level_size(level);
-	}
-	return true;
+	return set_leaves(pt, va, 0, size, 0, true);
 }
 
 bool pt_translate(struct pt *pt, uint64_t va, uint64_t *pa, uint64_t *flags, unsigned *level)

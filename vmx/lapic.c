@@ -8,7 +8,6 @@
 #include "mm/phys.h"
 #include "vmx/decode.h"
 #include "vmx/ept.h"
-#include "vmx/guestmem.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -273,22 +272,13 @@ static bool writable(unsigned off)
 /* Emulate the MOV at RIP that touched register OFF of the APIC page. */
 static void emulate_access(struct vcpu *v, unsigned off)
 {
-	uint8_t code[15];
-	struct gmem_fault f;
 	struct mmio_insn m;
-	uint64_t rip = vmcs_readnat(GUEST_RIP), linear = vmcs_readnat(GUEST_CS_BASE) + rip;
-	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
-	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
 
-	/* Up to 15 bytes, fewer if the instruction's page is the last mapped. */
-	size_t avail = sizeof(code);
-	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
-		avail = avail > 0x1000 - (linear & 0xfff) ? 0x1000 - (linear & 0xfff) : avail - 1;
 	/* APIC registers are 32-bit and 16-byte aligned (SDM vol. 3A, 11.4.1);
 	 * narrower or wider accesses are not supported, as on hardware. */
-	if (!avail || !decode_mmio(code, avail, bits, &m) || m.size != 4 || (off & 3)) {
+	if (!vcpu_decode_mmio(v, &m) || m.size != 4 || (off & 3)) {
 		log_err("VM %s: local-APIC access at offset %#x by an instruction that is not a 32-bit MOV, at RIP %#llx",
-			v->vm->cfg.name, off, (unsigned long long)rip);
+			v->vm->cfg.name, off, (unsigned long long)vmcs_readnat(GUEST_RIP));
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
 		return;
 	}

@@ -10,7 +10,6 @@
 #include "mm/phys.h"
 #include "vmx/decode.h"
 #include "vmx/ept.h"
-#include "vmx/guestmem.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 
@@ -277,21 +276,13 @@ static bool icr_allowed(struct vcpu *v, uint32_t low)
 
 void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 {
-	uint8_t code[15];
-	struct gmem_fault f;
 	struct mmio_insn m;
-	uint64_t rip = vmcs_readnat(GUEST_RIP), linear = vmcs_readnat(GUEST_CS_BASE) + rip;
-	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
-	unsigned bits = (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
 	unsigned off = gpa & 0xfff;
 
-	size_t avail = sizeof(code);
-	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
-		avail--;
-	if (!avail || !decode_mmio(code, avail, bits, &m) || !m.write || m.size != 4 || (off & 3)) {
+	if (!vcpu_decode_mmio(v, &m) || !m.write || m.size != 4 || (off & 3)) {
 		log_err("VM %s: write to the local APIC at offset %#x by an instruction that is not a 32-bit MOV, at "
 			"RIP %#llx",
-			v->vm->cfg.name, off, (unsigned long long)rip);
+			v->vm->cfg.name, off, (unsigned long long)vmcs_readnat(GUEST_RIP));
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EPT_VIOLATION);
 		return;
 	}

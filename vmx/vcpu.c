@@ -13,6 +13,7 @@
 #include "mm/phys.h"
 #include "vmx/decode.h"
 #include "vmx/exit.h"
+#include "vmx/guestmem.h"
 #include "vmx/lapic.h"
 #include "vmx/msr.h"
 #include "vmx/vmcs.h"
@@ -75,6 +76,22 @@ uint64_t vcpu_real_cr0(uint64_t guest)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
 	return vmx_fixed_bits(guest & ~(CR0_CD | CR0_NW), c->cr0_fixed0 & ~(CR0_PE | CR0_PG), c->cr0_fixed1);
+}
+
+bool vcpu_decode_mmio(struct vcpu *v, struct mmio_insn *m)
+{
+	uint8_t code[15];
+	struct gmem_fault f;
+	uint64_t linear = vmcs_readnat(GUEST_CS_BASE) + vmcs_readnat(GUEST_RIP);
+	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
+	/* The code size: real mode 16, else CS.L (64) or CS.D (32 or 16). */
+	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+
+	/* Up to 15 bytes, fewer if the instruction ends the last mapped page. */
+	size_t avail = sizeof(code);
+	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
+		avail--;
+	return avail && decode_mmio(code, avail, bits, m);
 }
 
 struct segment {

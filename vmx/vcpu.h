@@ -34,6 +34,11 @@ uint64_t vcpu_real_cr0(uint64_t guest);
 uint64_t vcpu_gpr(struct vcpu *v, unsigned n);
 void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value);
 
+/* Fetch and decode the MOV at the guest's RIP that touched a device
+ * register (vmx/decode.h); false if it is not one. */
+struct mmio_insn;
+bool vcpu_decode_mmio(struct vcpu *v, struct mmio_insn *m);
+
 /* Exception vectors used by the handlers. */
 enum { VEC_UD = 6, VEC_GP = 13, VEC_PF = 14 };
 
