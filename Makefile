@@ -4,6 +4,7 @@
 #   make run      boot it with the demo guest in an emulator (tools/boot.sh -e auto)
 #   make test     unit tests on the host, then boot tests in Bochs and QEMU
 #   make unit     the unit tests only
+#   make bench    exit-path costs in Bochs (instructions, VMREAD/VMWRITE)
 #
 # Missing Debian packages are installed by tools/deps.sh (as root).
 
@@ -28,6 +29,8 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \
 	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
+# The benchmark's counting build: VMREAD/VMWRITE counters (vmx/vmcs.h).
+KCOBJS := $(patsubst %,$(BUILD)/kc/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
@@ -51,7 +54,7 @@ GUEST_ARCH_prot32 := -m32
 GUEST_ARCH_long64 :=
 guest_mode = $(firstword $(subst -, ,$(notdir $(1))))
 
-.PHONY: all run test unit deps clean guests
+.PHONY: all run test unit deps clean guests bench
 .SECONDARY:
 all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 
@@ -70,6 +73,19 @@ $(BUILD)/k/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
 	$(Q)$(CC) $(KASFLAGS) -c $< -o $@
+
+$(BUILD)/kc/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (counting)")
+	$(Q)$(CC) $(KCFLAGS) -DHV_COUNT_VMCS -c $< -o $@
+
+$(BUILD)/kc/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(KASFLAGS) -DHV_COUNT_VMCS -c $< -o $@
+
+$(BUILD)/hv-count.elf: $(KCOBJS) linker.ld
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KLDFLAGS) -o $@ $(KCOBJS)
 
 $(BUILD)/hv.elf: $(KOBJS) linker.ld
 	@$(if $(Q),echo "  LD      $@")
@@ -138,6 +154,11 @@ run:
 	@tools/deps.sh run
 	@$(MAKE) --no-print-directory all guests
 	@tools/demo.sh
+
+bench:
+	@tools/deps.sh run
+	@$(MAKE) --no-print-directory all guests $(BUILD)/hv-count.elf
+	@tools/bench.sh
 
 test:
 	@tools/deps.sh test

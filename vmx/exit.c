@@ -38,7 +38,7 @@
 #define LEN_XSETBV 3
 
 /* Hypercalls (README, "Hypercall ABI"): VMCALL with the function in RAX. */
-enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2 };
+enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3 };
 #define HC_PRINT_MAX 4096
 #define HC_ERROR (~0ull)
 
@@ -144,6 +144,15 @@ static void handle_vmcall(struct vcpu *v)
 		return;
 	case HC_VERSION:
 		v->regs.gpr[REG_RAX] = HV_VERSION_NUMBER;
+		break;
+	case HC_VMCS_COUNTS:
+		/* The benchmark's counting build: VMREADs and VMWRITEs so far. */
+#ifdef HV_COUNT_VMCS
+		v->regs.gpr[REG_RAX] = vmcs_reads;
+		v->regs.gpr[REG_RBX] = vmcs_writes;
+#else
+		v->regs.gpr[REG_RAX] = HC_ERROR;
+#endif
 		break;
 	default:
 		v->regs.gpr[REG_RAX] = HC_ERROR;

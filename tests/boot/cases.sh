@@ -179,6 +179,14 @@ expect "time limit named" 'error: VM spin: time limit of 2 s reached at RIP 0x7c
 expect "cause=timeout" '^\[cpu0\] VM-END name=spin cause=timeout status=2 '
 expect "the next VM runs" '^\[cpu0\] VM-END name=after cause=hlt status=0 exits=1 hlt=1$'
 
+# The exit-path benchmark guest (make bench) runs to its end and prints
+# every figure (the figures themselves are for make bench, not asserted).
+boot bench bochs 60 -m "$G/long64-bench.bin name=bench mode=long64 mem=16M ept=lazy"
+for n in cpuid vmcall out_port80 in_uart_lsr rdmsr_efer wrmsr_efer cr0_write_pair rep_outsb_64 ept_lazy_fill; do
+	expect "benchmark figure $n" "^\\[cpu0\\] bench\\| BENCH $n [0-9]+ 0 0$"
+done
+expect "benchmark guest ends cleanly" '^\[cpu0\] VM-END name=bench cause=debug-exit status=0 '
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
