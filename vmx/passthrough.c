@@ -12,6 +12,7 @@
 #include "vmx/ept.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmx.h"
 
 #define GiB (1ull << 30)
 #define MAX_HV_RUNS 64
@@ -103,30 +104,56 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 		fmt_snprintf(err, errlen, "the hypervisor's memory is too fragmented to hide from a passthrough VM");
 		return false;
 	}
+	/* The boot information and every other module stay as they are for
+	 * the hypervisor (later VMs, GRUB's RSDP copy): reserved, not RAM. */
+	static struct mem_range keep[MAX_HV_RUNS + 1 + MBI_MAX_MODULES];
+	size_t nkeep = 0;
+	for (size_t i = 0; i < nhv; i++)
+		keep[nkeep++] = hv[i];
+	keep[nkeep++] = (struct mem_range){ align_down(m->addr, PAGE_SIZE), align_up(m->addr + m->size, PAGE_SIZE) };
+	for (unsigned i = 0; i < m->nmods; i++)
+		if (m->mods[i].start != vm->kernel_module && m->mods[i].start != vm->initrd_module)
+			keep[nkeep++] = (struct mem_range){ align_down(m->mods[i].start, PAGE_SIZE),
+							    align_up(m->mods[i].end, PAGE_SIZE) };
+	/* Device memory up to 512 GiB (or the physical-address width) is
+	 * mapped uncached, for 64-bit PCI BARs the firmware map does not
+	 * list; without 1 GiB EPT pages, up to the top of the map. */
 	uint64_t top = 4 * GiB;
 	for (size_t i = 0; i < nfw; i++) {
 		if (fw[i].type == 1)
 			ram[nram++] = (struct mem_range){ fw[i].base, fw[i].end };
-		if (fw[i].end > top && fw[i].type != 2)
+		if (fw[i].end > top)
 			top = fw[i].end;
 	}
+	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xff;
+	uint64_t limit = maxphy >= 39 ? 512 * GiB : 1ull << maxphy;
+	if (hv_vmx.ept_max_leaf == 3 && top < limit)
+		top = limit;
 	top = align_up(top, GiB);
-	size_t ng = memmap_usable(ram, nram, hv, nhv, guest_ram, MAX_FW_RANGES);
+	size_t ng = memmap_usable(ram, nram, keep, nkeep, guest_ram, MAX_FW_RANGES);
 
 	/* e820: the guest's RAM, then the firmware's other ranges (ACPI, NVS,
 	 * reserved) as they are, outside the hypervisor's memory. */
 	vm->ne820 = 0;
 	vm->nslots = 0;
 	vm->ram_borrowed = true;
-	for (size_t i = 0; i < ng; i++) {
-		e820_add(vm, guest_ram[i].base, guest_ram[i].end, 1);
-		if (vm->nslots < VM_MAX_SLOTS)
-			vm->slots[vm->nslots++] = (struct mem_slot){ guest_ram[i].base, guest_ram[i].end - guest_ram[i].base,
-								     guest_ram[i].base };
+	bool fits = ng < VM_MAX_SLOTS;
+	for (size_t i = 0; i < ng && fits; i++) {
+		fits &= e820_add(vm, guest_ram[i].base, guest_ram[i].end, 1);
+		vm->slots[vm->nslots++] = (struct mem_slot){ guest_ram[i].base, guest_ram[i].end - guest_ram[i].base,
+							     guest_ram[i].base };
 	}
 	for (size_t i = 0; i < nfw; i++)
 		if (fw[i].type != 1)
-			e820_add(vm, fw[i].base, fw[i].end, fw[i].type);
+			fits &= e820_add(vm, fw[i].base, fw[i].end, fw[i].type);
+	/* What was kept out of RAM is reserved, so the OS puts no BAR there. */
+	for (size_t i = 0; i < nkeep; i++)
+		fits &= e820_add(vm, keep[i].base, keep[i].end, 2);
+	if (!fits) {
+		fmt_snprintf(err, errlen, "the machine's memory map needs more than %u entries for a passthrough VM",
+			     VM_MAX_E820);
+		return false;
+	}
 	for (unsigned i = 1; i < vm->ne820; i++) { /* sort by address */
 		struct vm_e820 t = vm->e820[i];
 		unsigned j = i;
