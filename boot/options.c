@@ -70,23 +70,21 @@ static bool parse_loglevel(const struct arg *a, struct hv_options *o)
 
 static bool parse_ept(const struct arg *a, struct hv_options *o)
 {
-	if (arg_value_is(a, "eager"))
-		o->ept = EPT_EAGER;
-	else if (arg_value_is(a, "lazy"))
-		o->ept = EPT_LAZY;
-	else
+	static const char *const names[] = { [EPT_EAGER] = "eager", [EPT_LAZY] = "lazy" };
+	int i = value_index(a, names, 2);
+	if (i < 0)
 		return false;
+	o->ept = (enum ept_policy)i;
 	return true;
 }
 
 static bool parse_apicv(const struct arg *a, struct hv_options *o)
 {
-	if (arg_value_is(a, "on"))
-		o->apicv_off = false;
-	else if (arg_value_is(a, "off"))
-		o->apicv_off = true;
-	else
+	static const char *const names[] = { "on", "off" };
+	int i = value_index(a, names, 2);
+	if (i < 0)
 		return false;
+	o->apicv_off = i == 1;
 	return true;
 }
 

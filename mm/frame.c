@@ -56,6 +56,11 @@ void frame_pool_init(struct frame_pool *p, const struct mem_range *ranges, size_
 	p->min_free = p->free;
 }
 
+bool frame_is_free(const struct frame_pool *p, uint64_t addr)
+{
+	return bit_free(p, (addr - p->base) >> PAGE_SHIFT);
+}
+
 void frame_reserve(struct frame_pool *p, uint64_t base, uint64_t end)
 {
 	base = align_down(base, PAGE_SIZE);

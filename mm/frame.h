@@ -39,6 +39,9 @@ void frame_reserve(struct frame_pool *p, uint64_t base, uint64_t end);
  * 4 KiB); returns the physical address, or 0 when no such run is free. */
 uint64_t frame_alloc(struct frame_pool *p, uint64_t count, uint64_t align);
 
+/* Is the frame at ADDR (inside the pool's span) free? */
+bool frame_is_free(const struct frame_pool *p, uint64_t addr);
+
 /* Return COUNT frames at ADDR. Freeing a frame that is already free, or one
  * outside the pool's span, is a caller bug: it returns false and changes
  * nothing. */

@@ -131,7 +131,7 @@ static void hypercall_print(struct vcpu *v)
 static void handle_vmcall(struct vcpu *v)
 {
 	/* Hypercalls are for the guest kernel: CPL (SS.DPL) must be 0. */
-	if ((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3) {
+	if (vcpu_cpl()) {
 		vcpu_inject(v, VEC_UD, false, 0);
 		return;
 	}
@@ -339,9 +339,8 @@ static void handle_cr(struct vcpu *v)
 static void handle_xsetbv(struct vcpu *v)
 {
 	uint64_t val = (uint32_t)v->regs.gpr[REG_RAX] | v->regs.gpr[REG_RDX] << 32;
-	bool cpl0 = !((vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3);
 
-	if (!hv_vmx.xsave || (uint32_t)v->regs.gpr[REG_RCX] != 0 || !cpl0 || !xcr0_valid(val, hv_vmx.xcr0_supported)) {
+	if (!hv_vmx.xsave || (uint32_t)v->regs.gpr[REG_RCX] != 0 || vcpu_cpl() || !xcr0_valid(val, hv_vmx.xcr0_supported)) {
 		vcpu_inject(v, VEC_GP, true, 0);
 		return;
 	}

@@ -155,19 +155,22 @@ void lapic_deliver(struct vcpu *v)
 	if (l->hw)
 		vmcs_write32(TPR_THRESHOLD, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* an interrupt ends HLT */
-	l->interrupts++;
 	l->pending = highest(v, APIC_IRR) >= 0;
 	set_window(v, l->pending);
 }
 
 /* The timer's clock is the TSC divided by the divide configuration
- * (11.5.4: bits 0, 1 and 3 encode 2, 4, ..., 128, or 1). */
-static uint64_t timer_ticks(struct vcpu *v, uint32_t count)
+ * (11.5.4: bits 0, 1 and 3 encode 2, 4, ..., 128, or 1): its log2. */
+static unsigned divide_shift(struct vcpu *v)
 {
 	uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
 	unsigned code = (d & 3) | ((d >> 1) & 4);
-	unsigned shift = code == 7 ? 0 : code + 1;
-	return (uint64_t)count << shift;
+	return code == 7 ? 0 : code + 1;
+}
+
+static uint64_t timer_ticks(struct vcpu *v, uint32_t count)
+{
+	return (uint64_t)count << divide_shift(v);
 }
 
 static void timer_arm(struct vcpu *v)
@@ -252,9 +255,7 @@ void lapic_write_exit(struct vcpu *v, unsigned offset)
 static uint32_t timer_current(struct vcpu *v)
 {
 	uint64_t now = rdtsc(), left = v->lapic.deadline > now ? v->lapic.deadline - now : 0;
-	uint32_t d = *reg(v, APIC_TIMER_DIVIDE);
-	unsigned code = (d & 3) | ((d >> 1) & 4);
-	return (uint32_t)(left >> (code == 7 ? 0 : code + 1));
+	return (uint32_t)(left >> divide_shift(v));
 }
 
 /* Registers software may write (SDM vol. 3A, table 11-1). */

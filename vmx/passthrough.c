@@ -36,9 +36,7 @@ static size_t hypervisor_runs(struct mem_range *out, size_t max)
 				       align_up((uintptr_t)__image_end, PAGE_SIZE) };
 	for (size_t r = 0; r < hv_phys.nusable; r++) {
 		for (uint64_t a = hv_phys.usable[r].base; a < hv_phys.usable[r].end; a += PAGE_SIZE) {
-			uint64_t i = (a - hv_frames.base) >> PAGE_SHIFT;
-			bool used = !(hv_frames.bits[i / 64] >> (i % 64) & 1);
-			if (!used)
+			if (frame_is_free(&hv_frames, a))
 				continue;
 			if (n > 1 && out[n - 1].end == a) {
 				out[n - 1].end += PAGE_SIZE;

@@ -9,6 +9,7 @@
 
 #include "vmx/loader.h"
 #include "vmx/vm.h"
+#include "vmx/vmcs.h"
 
 /* Allocate and fill the VMCS from BS (controls, host and guest state). */
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen);
@@ -29,6 +30,13 @@ void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
  * value GUEST as the guest sees it. */
 uint64_t vcpu_cr0_host_bits(void);
 uint64_t vcpu_real_cr0(uint64_t guest);
+
+/* The guest's current privilege level: SS.DPL (SDM vol. 3A, 5.5). Inline:
+ * the VMCALL path uses it. */
+static inline unsigned vcpu_cpl(void)
+{
+	return (vmcs_read32(GUEST_SS_AR_BYTES) >> 5) & 3;
+}
 
 /* Guest general register N (RSP from the VMCS). */
 uint64_t vcpu_gpr(struct vcpu *v, unsigned n);

@@ -74,7 +74,6 @@ struct vlapic {
 	bool window;	       /* interrupt-window exiting is on */
 	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
-	uint64_t interrupts;   /* injected, for the record */
 };
 
 struct vcpu {

@@ -182,7 +182,6 @@ bool vmx_configure(void)
 			     (uint32_t)c->pin;
 	x->proc_passthrough = (x->proc & ~(PROC_HLT_EXITING | PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING)) |
 			      (uint32_t)c->proc;
-	x->wbinvd_exiting = x->proc2 & PROC2_WBINVD_EXITING;
 	x->ept_max_leaf = cpu_has_ept_1g(c) ? 3 : cpu_has_ept_2m(c) ? 2 : 1;
 	return true;
 }

@@ -14,7 +14,7 @@ struct vmx_config {
 	bool apicv;			/* APIC virtualization for isolated VMs */
 	uint32_t proc_apicv, proc2_apicv; /* the controls with it */
 	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
-	bool vpid, preemption_timer, wbinvd_exiting;
+	bool vpid, preemption_timer;
 	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */
 	uint64_t xcr0_supported; /* XCR0 bits guests may set (known and on this CPU) */
 	uint32_t xsave_size;	 /* XSAVE area for all of them */
