@@ -79,6 +79,7 @@ void trap(struct trap_frame *tf)
 	}
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";
 
+	console_release(); /* the report must not wait behind console_hold=1 */
 	if (++depth > 1) {
 		log_err("exception %s (vector %llu) while reporting an exception at RIP %#llx: halted", name,
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);

@@ -1,6 +1,8 @@
 /* memset/memcpy/... for the image: REP STOSB/MOVSB are short and, with
  * ERMSB on modern CPUs, fast for the page-sized blocks the hypervisor
- * clears and copies. */
+ * clears and copies. Blocks of whole quadwords go by STOSQ/MOVSQ: as fast
+ * on hardware, and an eighth of the iterations for an emulator that
+ * counts each one (Bochs: clearing a guest's RAM at VM creation). */
 #include "arch-x86/string.h"
 
 #include <stdint.h>
@@ -8,14 +10,25 @@
 void *memset(void *d, int c, size_t n)
 {
 	void *ret = d;
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	if (((uintptr_t)d | n) % 8 == 0) {
+		size_t q = n / 8;
+		uint64_t v = (uint8_t)c * 0x0101010101010101ull;
+		__asm__ volatile("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+	} else {
+		__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	}
 	return ret;
 }
 
 void *memcpy(void *restrict d, const void *restrict s, size_t n)
 {
 	void *ret = d;
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	if (((uintptr_t)d | (uintptr_t)s | n) % 8 == 0) {
+		size_t q = n / 8;
+		__asm__ volatile("rep movsq" : "+D"(d), "+S"(s), "+c"(q) : : "memory");
+	} else {
+		__asm__ volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	}
 	return ret;
 }
 

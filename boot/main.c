@@ -19,6 +19,7 @@
 #include "mm/paging.h"
 #include "mm/phys.h"
 #include "vmx/cpuid.h"
+#include "vmx/ept.h"
 #include "vmx/vm.h"
 #include "vmx/vmx.h"
 
@@ -136,6 +137,8 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	if (!console_init(options.console_port) && !console_init(COM1_PORT))
 		console_init(0);
 	console_set_level(options.loglevel);
+	if (options.console_hold)
+		console_hold();
 	gdt_init();
 	idt_init();
 
@@ -185,6 +188,8 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	pic_mask_all();
 
 	vms_run(&mbi, &options);
+	if (options.selftest_ept_build)
+		ept_build_selftest();
 	log_info("nothing left to run: on_exit=%s", on_exit_name(options.on_exit));
 	power_exit(options.on_exit);
 }

@@ -88,12 +88,35 @@ static bool parse_apicv(const struct arg *a, struct hv_options *o)
 	return true;
 }
 
+/* A 0/1 option into *FLAG. */
+static bool parse_flag(const struct arg *a, bool *flag)
+{
+	static const char *const names[] = { "0", "1" };
+	int i = value_index(a, names, 2);
+	if (i < 0)
+		return false;
+	*flag = i == 1;
+	return true;
+}
+
+static bool parse_stats(const struct arg *a, struct hv_options *o)
+{
+	return parse_flag(a, &o->stats);
+}
+
+static bool parse_console_hold(const struct arg *a, struct hv_options *o)
+{
+	return parse_flag(a, &o->console_hold);
+}
+
 static bool parse_selftest(const struct arg *a, struct hv_options *o)
 {
 	if (arg_value_is(a, "fault"))
 		o->selftest_fault = true;
 	else if (arg_value_is(a, "entry-failure"))
 		o->selftest_entry_failure = true;
+	else if (arg_value_is(a, "ept-build"))
+		o->selftest_ept_build = true;
 	else
 		return false;
 	return true;
@@ -109,7 +132,9 @@ static const struct option_desc {
 	{ "loglevel", "error, warn, info or debug", parse_loglevel },
 	{ "ept", "eager or lazy", parse_ept },
 	{ "apicv", "on or off", parse_apicv },
-	{ "selftest", "fault or entry-failure", parse_selftest },
+	{ "stats", "0 or 1", parse_stats },
+	{ "console_hold", "0 or 1", parse_console_hold },
+	{ "selftest", "fault, entry-failure or ept-build", parse_selftest },
 };
 
 int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn diag, void *ctx)

@@ -20,8 +20,11 @@ struct hv_options {
 	enum log_level loglevel;
 	enum ept_policy ept; /* default for VMs without an ept= key */
 	bool apicv_off;	     /* apicv=off: emulate guests' local APICs even where the CPU virtualizes them */
+	bool stats;	     /* stats=1: a table of exit costs, ports and MSRs when each VM ends */
+	bool console_hold;   /* console_hold=1: console output waits in memory until the first VM entry */
 	bool selftest_fault;	     /* selftest=fault: a page fault on purpose after the report */
 	bool selftest_entry_failure; /* selftest=entry-failure: the first VM's entry fails */
+	bool selftest_ept_build;     /* selftest=ept-build: time a 4 GiB guest's eager EPT after the VMs */
 };
 
 /* Called once per problem with a one-line message (no prefix). */

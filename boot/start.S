@@ -50,10 +50,13 @@ mb2_header_end:
 	.code32
 	.globl	_start32
 _start32:
+	movl	%eax, %ebp		/* magic */
+	rdtsc				/* the boot's first tick (make bench) */
+	movl	%eax, hv_entry_tsc
+	movl	%edx, hv_entry_tsc + 4
 	cli
 	cld
 	movl	$boot_stack_top, %esp
-	movl	%eax, %ebp		/* magic */
 	movl	%ebx, %esi		/* boot information */
 
 	/* Clear .bss (page tables, stacks, C globals) before any of it is
@@ -197,6 +200,13 @@ msg_magic:
 	.asciz	"\r\nerror: not started by a multiboot2 boot loader: boot hv.elf with GRUB's 'multiboot2' command\r\n"
 msg_nolm:
 	.asciz	"\r\nerror: no long mode: this CPU cannot run 64-bit code; the hypervisor needs an x86-64 CPU with Intel VT-x\r\n"
+
+	/* In .data, not .bss: it is written before .bss is cleared. */
+	.data
+	.balign	8
+	.globl	hv_entry_tsc
+hv_entry_tsc:
+	.quad	0
 
 	.section .bss
 	.balign 4096

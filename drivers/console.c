@@ -22,10 +22,13 @@ void console_set_level(enum log_level level)
 	console_level = level;
 }
 
-void console_write(const char *s, unsigned long len)
+/* console_hold=1: output waits here until console_release(). */
+static char held[32768];
+static unsigned long held_len;
+static bool holding;
+
+static void uart_write(const char *s, unsigned long len)
 {
-	if (!console_port)
-		return;
 	for (unsigned long i = 0; i < len; i++) {
 		if (s[i] == '\n')
 			uart_putc(console_port, '\r');
@@ -33,8 +36,42 @@ void console_write(const char *s, unsigned long len)
 	}
 }
 
+void console_write(const char *s, unsigned long len)
+{
+	if (!console_port)
+		return;
+	if (!holding) {
+		uart_write(s, len);
+		return;
+	}
+	if (held_len + len > sizeof(held)) { /* full: out with what is held */
+		uart_write(held, held_len);
+		held_len = 0;
+	}
+	if (len > sizeof(held)) {
+		uart_write(s, len);
+		return;
+	}
+	for (unsigned long i = 0; i < len; i++)
+		held[held_len++] = s[i];
+}
+
+void console_hold(void)
+{
+	holding = true;
+}
+
+void console_release(void)
+{
+	holding = false;
+	if (console_port)
+		uart_write(held, held_len);
+	held_len = 0;
+}
+
 void console_flush(void)
 {
+	console_release();
 	if (console_port)
 		uart_drain(console_port);
 }

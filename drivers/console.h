@@ -17,7 +17,12 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 bool console_init(uint16_t port);
 void console_set_level(enum log_level level);
 void console_write(const char *s, unsigned long len);
-/* Wait until the last line has left the UART (before power-off). */
+/* Hold output back in memory (console_hold=1, for timing the boot without
+ * the UART), and send what was held. A full buffer is sent early. */
+void console_hold(void);
+void console_release(void);
+/* Send what is held, and wait until the last line has left the UART
+ * (before power-off). */
 void console_flush(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,9 +2,13 @@
 
 #include <stddef.h>
 
+/* Tables are reached at their physical address: the hypervisor maps its
+ * memory 1:1 (mm/paging.c), and the unit tests' pool hands out host
+ * pointers as addresses. */
 static uint64_t *table(struct pt *pt, uint64_t pa)
 {
-	return pt->va(pt->ctx, pa & PT_ADDR_MASK);
+	(void)pt;
+	return (uint64_t *)(uintptr_t)(pa & PT_ADDR_MASK);
 }
 
 static bool present(const struct pt *pt, uint64_t e)
@@ -95,20 +99,25 @@ static unsigned leaf_level(const struct pt *pt, uint64_t addr, uint64_t size)
 
 /* Set the leaves for [va, va+size) to pa|LEAF, or clear them (UNMAP), with
  * the largest pages alignment allows; a table under a slot now covered by
- * one leaf (or nothing) is freed. */
+ * one leaf (or nothing) is freed. One walk serves the rest of its table:
+ * the page size can only grow where VA crosses into the next table, and
+ * shrinks only when less than a page of it is left. */
 static bool set_leaves(struct pt *pt, uint64_t va, uint64_t pa, uint64_t size, uint64_t leaf, bool unmap)
 {
 	while (size) {
 		unsigned level = leaf_level(pt, unmap ? va : va | pa, size);
+		uint64_t step = pt_level_size(level);
 		uint64_t *e = pt_walk(pt, va, level, true);
 		if (!e)
 			return false;
-		if (level > 1 && present(pt, *e) && !(*e & PT_LARGE))
-			release_tree(pt, *e & PT_ADDR_MASK, level - 1);
-		*e = unmap ? 0 : pa | leaf | (level > 1 ? PT_LARGE : 0);
-		va += pt_level_size(level);
-		pa += pt_level_size(level);
-		size -= pt_level_size(level);
+		do {
+			if (level > 1 && present(pt, *e) && !(*e & PT_LARGE))
+				release_tree(pt, *e & PT_ADDR_MASK, level - 1);
+			*e++ = unmap ? 0 : pa | leaf | (level > 1 ? PT_LARGE : 0);
+			va += step;
+			pa += step;
+			size -= step;
+		} while (size >= step && pt_index(va, level) != 0);
 	}
 	return true;
 }

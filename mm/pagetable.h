@@ -13,7 +13,9 @@
  *
  * Entries are plain uint64_t with mask helpers, not bitfields. Tables come
  * from, and return to, the caller through callbacks, so the walker runs
- * on the host in unit tests with a fake frame pool.
+ * on the host in unit tests with a fake frame pool; they are read and
+ * written at their physical address (the hypervisor's memory is mapped
+ * 1:1).
  */
 #ifndef MM_PAGETABLE_H
 #define MM_PAGETABLE_H
@@ -48,7 +50,6 @@ struct pt {
 	unsigned max_leaf;   /* largest leaf level allowed (1, 2 or 3) */
 	uint64_t (*alloc)(void *ctx);	       /* a zeroed 4 KiB table, or 0 */
 	void (*release)(void *ctx, uint64_t pa);
-	void *(*va)(void *ctx, uint64_t pa);  /* where a table is visible */
 	void *ctx;
 	uint64_t tables;     /* tables allocated, root included */
 };

@@ -38,7 +38,6 @@ bool paging_init(uint64_t top)
 		.max_leaf = gb ? 3 : 2,
 		.alloc = pt_pool_alloc,
 		.release = pt_pool_release,
-		.va = pt_pool_va,
 	};
 	if (!pt_init(&hv_pt) || !pt_map(&hv_pt, 0, 0, top, PTE_P | PTE_RW)) {
 		log_err("out of memory building the host page tables");

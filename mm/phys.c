@@ -77,8 +77,3 @@ void pt_pool_release(void *ctx, uint64_t pa)
 	frame_free(&hv_frames, pa, 1);
 }
 
-void *pt_pool_va(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return phys_to_virt(pa);
-}

@@ -38,6 +38,5 @@ static inline void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
  * the host's tables and every EPT. */
 uint64_t pt_pool_alloc(void *ctx);
 void pt_pool_release(void *ctx, uint64_t pa);
-void *pt_pool_va(void *ctx, uint64_t pa);
 
 #endif

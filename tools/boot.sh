@@ -36,6 +36,9 @@ Power-off is recognised as:
 Environment: BOCHS_IPS  Bochs instructions per emulated second (default
 50000000). RDTSC in Bochs counts instructions, so the guest's TSC runs at
 this frequency.
+             BOCHS_RC, BOCHS_DBGLOG  (tools/profile.sh) Bochs debugger
+             commands to run, with the guest's XCHG BX,BX breakpoints on,
+             and the file the debugger's output goes to.
 
 Exit status:
   0    the machine powered off
@@ -170,7 +173,15 @@ ln -s -- "$iso" "$tmp/image.iso"
 
 case $engine in
     bochs)
-        echo c >"$tmp/bochs.rc"   # the debugger build waits at a prompt: continue
+        if [[ -n ${BOCHS_RC:-} ]]; then
+            # tools/profile.sh: stop at the guest's XCHG BX,BX breakpoints
+            # and run these debugger commands (trace on/off, continue).
+            cp -- "$BOCHS_RC" "$tmp/bochs.rc"
+            magic="magic_break: enabled=1"
+        else
+            echo c >"$tmp/bochs.rc"   # the debugger build waits at a prompt: continue
+            magic=""
+        fi
         cat >"$tmp/bochsrc" <<EOF
 # fastboot: skip the BIOS's 'Press F12 for boot menu' wait.
 romimage: file=$bochs_bios, options=fastboot
@@ -194,13 +205,14 @@ speaker: enabled=0
 sound: driver=dummy
 mouse: enabled=0
 log: $tmp/bochs.log
+$magic
 panic: action=fatal
 error: action=report
 info: action=report
 debug: action=ignore
 EOF
         # TERM: the term display (ncurses) refuses to start without one.
-        (cd "$tmp" && exec env TERM=dumb bochs -q -f "$tmp/bochsrc" -rc "$tmp/bochs.rc") \
+        (cd "$tmp" && exec env TERM=dumb bochs -q -f "$tmp/bochsrc" -rc "$tmp/bochs.rc" ${BOCHS_DBGLOG:+-dbglog "$BOCHS_DBGLOG"}) \
             </dev/null >"$emu_out" 2>&1 &
         ;;
     kvm|tcg|uefi)

@@ -6,6 +6,9 @@
 #   hvtest=reboot              reboot -f
 #   hvtest=shell               a shell on the console
 #   hvtest=demo                a few commands at a shell prompt, then poweroff -f
+#   hvtest=bench               poweroff -f right after the marker (make bench)
+# Init's first act is /bin/hvtsc (tests/guests/linux-tsc.S): the line
+# "HV-LINUX-TSC n", the TSC when userspace starts.
 # Results go to DIR (default build/linux): vmlinuz, initrd.gz, version.
 # Cached: a second run with the same kernel version does nothing.
 # Exit 77 with one line when the packages cannot be had (no network).
@@ -24,7 +27,7 @@ if [ -z "$pkg" ]; then
 	exit 77
 fi
 if [ -f "$dir/version" ] && [ "$(cat "$dir/version")" = "$pkg" ] && [ -f "$dir/vmlinuz" ] && [ -f "$dir/initrd.gz" ] &&
-	[ "$dir/initrd.gz" -nt "$0" ]; then
+	[ "$dir/initrd.gz" -nt "$0" ] && [ "$dir/initrd.gz" -nt tests/guests/linux-tsc.S ]; then
 	exit 0
 fi
 
@@ -43,8 +46,13 @@ cp "$work"/k/boot/vmlinuz-* "$dir/vmlinuz"
 root=$work/root
 mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev"
 cp "$work/bb/bin/busybox" "$root/bin/busybox"
+gcc -nostdlib -static -no-pie -Wa,--noexecstack -o "$root/bin/hvtsc" tests/guests/linux-tsc.S
 cat >"$root/init" <<'INIT'
 #!/bin/busybox sh
+/bin/hvtsc
+# The kernel hands unknown name=value words of its command line to init
+# as environment variables: no /proc needed yet.
+[ "$hvtest" = bench ] && /bin/busybox poweroff -f
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

@@ -12,6 +12,7 @@ prog=${0##*/}
 usage() {
     cat <<EOF
 Usage: $prog -o OUT.iso [-k KERNEL.elf] [-c 'HYPERVISOR OPTIONS'] [-m 'FILE ARGS']...
+       $prog -o OUT.iso -l 'BZIMAGE ARGS' [-m INITRD]...
 
 Build a bootable BIOS (i386-pc) + UEFI (x86_64-efi) ISO with grub-mkrescue.
 
@@ -23,6 +24,10 @@ Build a bootable BIOS (i386-pc) + UEFI (x86_64-efi) ISO with grub-mkrescue.
                  (characters other than A-Z a-z 0-9 . _ + - become _).
                  ARGS is the rest of the string after the first word (may be
                  empty). Repeatable; modules are loaded in the given order.
+  -l 'BZIMAGE ARGS'
+                 boot this Linux kernel natively, with no hypervisor (make
+                 bench's baseline): linux /boot/vmlinuz ARGS, and each -m
+                 FILE (no ARGS) becomes an initrd.
   -h             show this help
 
 Quoting: OPTIONS and ARGS are split into words at blanks and each word is
@@ -62,12 +67,13 @@ grub_words() {
     printf '%s' "$out"
 }
 
-out="" kernel="" cmdline=""
+out="" kernel="" cmdline="" linux=""
 mods=()
 
-while getopts ":o:k:c:m:h" opt; do
+while getopts ":o:k:c:m:l:h" opt; do
     case $opt in
         o) out=$OPTARG ;;
+        l) linux=$OPTARG ;;
         k) kernel=$OPTARG ;;
         c) cmdline=$OPTARG ;;
         m) mods+=("$OPTARG") ;;
@@ -84,6 +90,7 @@ shift $((OPTIND - 1))
 outdir=$(dirname -- "$out")
 [[ -d $outdir ]] || die "output directory does not exist: $outdir"
 
+kernel_given=$kernel
 if [[ -z $kernel ]]; then
     repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
     kernel=$repo/build/hv.elf
@@ -109,7 +116,17 @@ root=$tmp/iso
 mkdir -p "$root/boot/grub" "$root/boot/mods"
 cp -- "$kernel" "$root/boot/hv.elf"
 
+if [[ -n $linux ]]; then
+    [[ -z $cmdline && -z $kernel_given ]] || die "-l: no hypervisor, so no -k or -c"
+    [[ $linux != *$'\n'* ]] || die "-l: newline not allowed"
+    read -r -a lwords <<<"$linux" || true
+    [[ -f ${lwords[0]} ]] || die "-l: kernel not found: ${lwords[0]}"
+    cp -- "${lwords[0]}" "$root/boot/vmlinuz"
+    kernel_line="linux /boot/vmlinuz$(grub_words "-l" "${lwords[@]:1}")"
+fi
+
 module_lines=""
+initrds=""
 n=0
 for m in "${mods[@]+"${mods[@]}"}"; do
     n=$((n + 1))
@@ -121,8 +138,16 @@ for m in "${mods[@]+"${mods[@]}"}"; do
     base=$(basename -- "$file")
     name=$n-${base//[^A-Za-z0-9._+-]/_}
     cp -- "$file" "$root/boot/mods/$name"
-    module_lines+="    module2 /boot/mods/$name$(grub_words "-m $file" "${words[@]:1}")"$'\n'
+    if [[ -n $linux ]]; then
+        [[ ${#words[@]} -eq 1 ]] || die "-m $file: an initrd takes no ARGS"
+        initrds+=" /boot/mods/$name"
+    else
+        module_lines+="    module2 /boot/mods/$name$(grub_words "-m $file" "${words[@]:1}")"$'\n'
+    fi
 done
+[[ -z $initrds ]] || module_lines="    initrd$initrds"$'\n'
+booted=${linux:+/boot/vmlinuz}
+booted=${booted:-/boot/hv.elf}
 
 # Notes on grub.cfg:
 # - GRUB reads the serial port and the keyboard, but writes only to the
@@ -154,7 +179,7 @@ menuentry 'hv' {
 $module_lines    boot
     terminal_output serial console
     $kernel_line
-$module_lines    echo 'mkimage: GRUB failed to boot /boot/hv.elf'
+$module_lines    echo 'mkimage: GRUB failed to boot $booted'
     halt
 }
 EOF

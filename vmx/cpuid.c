@@ -19,6 +19,8 @@
 static struct cpuid_entry basic[BASIC_MAX][SUBLEAF_MAX];
 static struct cpuid_entry ext[EXT_MAX];
 static uint32_t basic_max, ext_max;
+const struct cpuid_entry *cpuid_fixed[CPUID_FIXED_MAX];
+_Static_assert(CPUID_FIXED_MAX == BASIC_MAX, "every fixed basic leaf is in cpuid_fixed");
 
 /* Leaves whose answer depends on ECX (SDM vol. 2A, CPUID). */
 static bool indexed(uint32_t leaf)
@@ -53,6 +55,9 @@ void cpuid_policy_init(void)
 	basic[1][0].ecx |= CPUID1_ECX_HYPERVISOR;
 	if (basic_max >= 0xa)
 		memset(&basic[0xa][0], 0, sizeof(basic[0xa][0]));
+
+	for (uint32_t l = 0; l <= basic_max; l++)
+		cpuid_fixed[l] = indexed(l) || l == 1 || l == 0xd ? NULL : &basic[l][0];
 
 	ext_max = cpuid(EXT_BASE, 0).eax;
 	if (ext_max < EXT_BASE || ext_max >= EXT_BASE + EXT_MAX)

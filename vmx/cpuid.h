@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "vmx/regs.h"
+
 #define HV_CPUID_SIGNATURE "hvhypervisor"
 #define HV_CPUID_BASE 0x40000000u
 #define HV_CPUID_MAX 0x40000001u
@@ -32,5 +34,26 @@ void cpuid_policy_init(void);
 
 /* The guest's answer for LEAF/SUBLEAF; GUEST_CR4 is read only for leaf 1. */
 struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf);
+
+/* For each basic leaf below CPUID_FIXED_MAX with one answer whatever ECX
+ * and the guest's state: that answer; NULL for the others (indexed
+ * leaves, 1 and 0xD, leaves above the CPU's highest). */
+#define CPUID_FIXED_MAX 0x20
+extern const struct cpuid_entry *cpuid_fixed[CPUID_FIXED_MAX];
+
+/* A CPUID exit: the leaf and subleaf from GPR[RAX], GPR[RCX] (register
+ * numbers of vmx/regs.h), the answer into RAX, RBX, RCX and RDX. Inline:
+ * a fixed leaf is one pointer lookup on the exit path. */
+static inline void cpuid_emulate(uint64_t *gpr)
+{
+	uint32_t leaf = (uint32_t)gpr[REG_RAX];
+	const struct cpuid_entry *f = leaf < CPUID_FIXED_MAX ? cpuid_fixed[leaf] : 0;
+	struct cpuid_entry e = f ? *f : cpuid_guest(leaf, (uint32_t)gpr[REG_RCX]);
+
+	gpr[REG_RAX] = e.eax;
+	gpr[REG_RBX] = e.ebx;
+	gpr[REG_RCX] = e.ecx;
+	gpr[REG_RDX] = e.edx;
+}
 
 #endif

@@ -71,18 +71,6 @@ const char *exit_reason_name(unsigned basic)
 	return "unknown";
 }
 
-struct io_qual decode_io(uint64_t qual)
-{
-	return (struct io_qual){
-		.size = (uint8_t)((qual & 7) + 1),
-		.in = qual & (1u << 3),
-		.string = qual & (1u << 4),
-		.rep = qual & (1u << 5),
-		.imm = qual & (1u << 6),
-		.port = (uint16_t)(qual >> 16),
-	};
-}
-
 struct cr_qual decode_cr(uint64_t qual)
 {
 	return (struct cr_qual){

@@ -84,7 +84,18 @@ struct io_qual {
 	uint8_t size; /* 1, 2 or 4 */
 	bool in, string, rep, imm;
 };
-struct io_qual decode_io(uint64_t qual);
+/* Inline: every port-IO exit decodes one. */
+static inline struct io_qual decode_io(uint64_t qual)
+{
+	return (struct io_qual){
+		.size = (uint8_t)((qual & 7) + 1),
+		.in = qual & (1u << 3),
+		.string = qual & (1u << 4),
+		.rep = qual & (1u << 5),
+		.imm = qual & (1u << 6),
+		.port = (uint16_t)(qual >> 16),
+	};
+}
 
 /* Control-register access (table 28-3). */
 enum cr_access { CR_MOV_TO = 0, CR_MOV_FROM = 1, CR_CLTS = 2, CR_LMSW = 3 };

@@ -140,69 +140,133 @@ static void count_unhandled(struct vm *vm, uint16_t port, bool in)
 	vm->nports++;
 }
 
-void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
-{
-	struct vm *vm = v->vm;
-	uint32_t mask = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+/* Each device model takes an access of SIZE bytes to PORT: an OUT of
+ * *VAL (already cut to SIZE), or an IN into *VAL (cut to SIZE after). */
+typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
 
+static void com1_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	(void)size;
+	uart_access(v->vm, port - COM1_BASE, in, val);
+}
+
+static void debug_exit_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	(void)port, (void)size;
 	if (!in)
-		*val &= mask; /* an OUT of AL or AX carries only that much */
-	if (vm->cfg.passthrough) { /* only the trapped ports reach here */
-		passthrough_port(v, port, size, in, val);
+		vm_end(v, CAUSE_DEBUG_EXIT, *val);
+	else
+		*val = 0;
+}
+
+static void shutdown_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	static const char word[] = "Shutdown";
+	struct vm *vm = v->vm;
+
+	(void)port, (void)size;
+	if (in) {
+		*val = ~0u;
 		return;
 	}
+	char c = (char)*val;
+	vm->shutdown_len = c == word[vm->shutdown_len] ? vm->shutdown_len + 1 : c == 'S';
+	if (vm->shutdown_len == sizeof(word) - 1)
+		vm_end(v, CAUSE_SHUTDOWN_PORT, 0);
+}
 
-	if (port >= COM1_BASE && port <= COM1_BASE + 7) {
-		uart_access(vm, port - COM1_BASE, in, val);
-	} else if (port == 0xf4) {
-		if (!in)
-			vm_end(v, CAUSE_DEBUG_EXIT, *val & mask);
+static void post_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	(void)v, (void)port, (void)size;
+	if (in)
+		*val = ~0u;
+}
+
+static void pic_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	uint8_t *mask = &v->vm->pic_mask[port >= 0xa0];
+
+	(void)size;
+	if (!(port & 1)) {
+		if (in)
+			*val = 0; /* command: no interrupt requested or in service */
+	} else if (in) {
+		*val = *mask;
+	} else {
+		*mask = (uint8_t)*val;
+	}
+}
+
+static void pci_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	if (port == 0xcf8 && size == 4) {
+		if (in)
+			*val = v->vm->pci_address;
 		else
-			*val = 0;
-	} else if (port == 0x8900) {
-		if (!in) {
-			static const char word[] = "Shutdown";
-			char c = (char)*val;
-			vm->shutdown_len = c == word[vm->shutdown_len] ? vm->shutdown_len + 1 : c == 'S';
-			if (vm->shutdown_len == sizeof(word) - 1)
-				vm_end(v, CAUSE_SHUTDOWN_PORT, 0);
-		} else {
-			*val = mask;
-		}
-	} else if (port == 0x80) {
-		if (in)
-			*val = mask;
-	} else if (port == 0x20 || port == 0xa0) {
-		if (in)
-			*val = 0; /* no interrupt requested or in service */
-	} else if (port == 0x21 || port == 0xa1) {
-		if (in)
-			*val = vm->pic_mask[port == 0xa1];
-		else
-			vm->pic_mask[port == 0xa1] = (uint8_t)*val;
-	} else if (port == 0xcf8 && size == 4) {
-		if (in)
-			*val = vm->pci_address;
-		else
-			vm->pci_address = *val;
-	} else if (port >= 0xcfc && port <= 0xcff) {
-		if (in)
-			*val = mask; /* no device answers */
-	} else if (port == 0x510) {
+			v->vm->pci_address = *val;
+	} else if (in) {
+		*val = ~0u; /* no device answers */
+	}
+}
+
+static void fwcfg_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	struct vm *vm = v->vm;
+
+	(void)size;
+	if (port == 0x510) {
 		if (in) {
 			*val = vm->fwcfg_selector;
 		} else {
 			vm->fwcfg_selector = (uint16_t)*val;
 			vm->fwcfg_offset = 0;
 		}
-	} else if (port == 0x511) {
-		if (in)
-			*val = fwcfg_byte(vm);
-	} else {
-		count_unhandled(vm, port, in);
-		if (in)
-			*val = mask;
+	} else if (in) {
+		*val = fwcfg_byte(vm);
 	}
+}
+
+static void no_device(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	(void)size;
+	count_unhandled(v->vm, port, in);
+	if (in)
+		*val = ~0u;
+}
+
+/* The bus, as KVM's io bus: which device model owns each port. A byte
+ * per port (64 KiB, read-only) makes the dispatch two loads, whatever the
+ * number of devices. */
+enum { DEV_NONE, DEV_COM1, DEV_DEBUG_EXIT, DEV_SHUTDOWN, DEV_POST, DEV_PIC, DEV_PCI, DEV_FWCFG };
+
+static port_fn *const device_fn[] = {
+	[DEV_NONE] = no_device,	      [DEV_COM1] = com1_port, [DEV_DEBUG_EXIT] = debug_exit_port,
+	[DEV_SHUTDOWN] = shutdown_port, [DEV_POST] = post_port, [DEV_PIC] = pic_port,
+	[DEV_PCI] = pci_port,	      [DEV_FWCFG] = fwcfg_port,
+};
+
+static const uint8_t port_device[0x10000] = {
+	[COM1_BASE ... COM1_BASE + 7] = DEV_COM1,
+	[0xf4] = DEV_DEBUG_EXIT,
+	[0x8900] = DEV_SHUTDOWN,
+	[0x80] = DEV_POST,
+	[0x20 ... 0x21] = DEV_PIC,
+	[0xa0 ... 0xa1] = DEV_PIC,
+	[0xcf8] = DEV_PCI,
+	[0xcfc ... 0xcff] = DEV_PCI,
+	[0x510 ... 0x511] = DEV_FWCFG,
+};
+
+void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	uint32_t mask = ~0u >> (32 - 8 * size);
+
+	if (!in)
+		*val &= mask; /* an OUT of AL or AX carries only that much */
+	if (v->vm->cfg.passthrough) /* only the trapped ports reach here */
+		passthrough_port(v, port, size, in, val);
+	else
+		device_fn[port_device[port]](v, port, size, in, val);
 	if (in)
 		*val &= mask;
 }

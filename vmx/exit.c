@@ -13,6 +13,7 @@
 #include "vmx/exit.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/idt.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "drivers/console.h"
@@ -56,11 +57,7 @@ void end_ept_violation(struct vcpu *v, uint64_t gpa, const char *access)
 
 static void handle_cpuid(struct vcpu *v)
 {
-	struct cpuid_entry e = cpuid_guest((uint32_t)v->regs.gpr[REG_RAX], (uint32_t)v->regs.gpr[REG_RCX]);
-	v->regs.gpr[REG_RAX] = e.eax;
-	v->regs.gpr[REG_RBX] = e.ebx;
-	v->regs.gpr[REG_RCX] = e.ecx;
-	v->regs.gpr[REG_RDX] = e.edx;
+	cpuid_emulate(v->regs.gpr);
 	vcpu_skip(LEN_CPUID);
 }
 
@@ -87,7 +84,7 @@ static void handle_triple_fault(struct vcpu *v)
 	 * is the triple fault itself). */
 	uint64_t earlier = v->exits - 1 < LAST_EXITS - 1 ? v->exits - 1 : LAST_EXITS - 1;
 	for (uint64_t k = earlier; k >= 1; k--) {
-		const char *name = exit_reason_name(v->last_exit[(v->last_pos - 1 - k) % LAST_EXITS]);
+		const char *name = exit_reason_name(v->last_exit[(v->exits - 1 - k) % LAST_EXITS]);
 		size_t l = strlen(name);
 		memcpy(list + n, name, l);
 		n += l;
@@ -396,21 +393,23 @@ static void reinject_event(struct vcpu *v)
 	vmcs_write32(VM_ENTRY_INTR_INFO, info & ~(1u << 12)); /* bit 12 is reserved on entry */
 }
 
+/* The qualification (what kind of access) is read only where it matters,
+ * so a lazy fill costs three VMREADs: reason, address, IDT vectoring. */
 static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
-	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 
+	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {
+		reinject_event(v); /* then retry the access */
+		return;
+	}
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
 		lapic_mmio_exit(v, gpa); /* the emulated local APIC */
 		return;
 	}
+	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == LAPIC_BASE && q.write) {
 		passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
-		return;
-	}
-	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {
-		reinject_event(v); /* then retry the access */
 		return;
 	}
 	end_ept_violation(v, gpa, ept_access_name(&q));
@@ -543,25 +542,69 @@ static void entry_failure(struct vcpu *v, uint32_t reason)
 	vm_end(v, CAUSE_ENTRY_FAILURE, basic);
 }
 
-void handle_exit(struct vcpu *v, uint32_t reason)
+/* Exits the fast path does not take: failed VM entries, reasons with
+ * extra bits set (enclave, pending MTF: dispatched as usual), and reasons
+ * with no handler (the VM ends, naming the reason). Out of line and cold:
+ * it keeps vcpu_exit's frame small. */
+static __attribute__((noinline, cold)) void unusual_exit(struct vcpu *v, uint32_t reason)
 {
 	unsigned basic = reason & 0xffff;
 
-	v->exits++;
-	v->last_exit[v->last_pos++ % LAST_EXITS] = (uint16_t)basic;
+	if (basic < EXIT_REASON_MAX)
+		v->exit_count[basic]++;
 	if (reason & EXIT_REASON_ENTRY_FAILURE) {
 		entry_failure(v, reason);
 		return;
 	}
-	if (basic < EXIT_REASON_MAX) {
-		v->exit_count[basic]++;
-		if (exit_table[basic]) {
-			exit_table[basic](v);
-			return;
-		}
+	if (basic < EXIT_REASON_MAX && exit_table[basic]) {
+		exit_table[basic](v);
+		return;
 	}
 	log_err("VM %s: unhandled exit: reason %u (%s), qualification %#llx, at RIP %#llx", v->vm->cfg.name, basic,
 		exit_reason_name(basic), (unsigned long long)vmcs_readnat(EXIT_QUALIFICATION),
 		(unsigned long long)rip());
 	vm_end(v, CAUSE_UNHANDLED_EXIT, basic);
+}
+
+/*
+ * Every VM exit comes here from vmx/entry.S, the guest's registers in
+ * v->regs. The hot path: one VMREAD for the reason, two counters and the
+ * ring of recent reasons, one indirect call through the table, and one
+ * test for anything pending (vcpu_attend). A reason with any high bit set
+ * fails the bounds check and goes the slow way. Returns nonzero when the
+ * VM has ended.
+ */
+int vcpu_exit(struct vcpu *v)
+{
+	uint32_t reason = vmcs_read32(VM_EXIT_REASON);
+
+	v->last_exit[v->exits++ % LAST_EXITS] = (uint16_t)reason;
+	if (__builtin_expect(reason < EXIT_REASON_MAX && exit_table[reason], 1)) {
+		v->exit_count[reason]++;
+		exit_table[reason](v);
+	} else {
+		unusual_exit(v, reason);
+	}
+	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || hv_nmi_pending || vmcs_failed(), 0))
+		return vcpu_attend(v);
+	return 0;
+}
+
+/* stats=1: vcpu_exit, timed, with the port or MSR of the exit counted. The
+ * ticks run from here to the return, so they leave out the entry
+ * routine's register save and restore (a fixed 38 instructions). */
+int vcpu_exit_timed(struct vcpu *v)
+{
+	uint64_t start = rdtsc();
+	unsigned basic = vmcs_read32(VM_EXIT_REASON) & 0xffff;
+
+	if (basic == EXIT_IO)
+		stats_count_key(v->stats.ports, &v->stats.ports_untracked,
+				decode_io(vmcs_readnat(EXIT_QUALIFICATION)).port);
+	else if (basic == EXIT_RDMSR || basic == EXIT_WRMSR)
+		stats_count_key(v->stats.msrs, &v->stats.msrs_untracked, (uint32_t)v->regs.gpr[REG_RCX]);
+	int ended = vcpu_exit(v);
+	if (basic < EXIT_REASON_MAX)
+		v->stats.ticks[basic] += rdtsc() - start;
+	return ended;
 }

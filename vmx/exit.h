@@ -6,8 +6,11 @@
 
 #include "vmx/vm.h"
 
-/* Count, dispatch and handle one exit with full exit reason REASON. */
-void handle_exit(struct vcpu *v, uint32_t reason);
+/* Count, dispatch and handle one VM exit (called by vmx/entry.S); nonzero
+ * when the VM has ended. The timed variant (stats=1) also accounts the
+ * ticks spent and the ports and MSRs exited on (vmx/stats.h). */
+int vcpu_exit(struct vcpu *v);
+int vcpu_exit_timed(struct vcpu *v);
 
 /* The port-IO exit (vmx/io.c). */
 void handle_io(struct vcpu *v);

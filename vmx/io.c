@@ -25,6 +25,11 @@
 static const enum vmcs_field seg_base[6] = { GUEST_ES_BASE, GUEST_CS_BASE, GUEST_SS_BASE,
 					     GUEST_DS_BASE, GUEST_FS_BASE, GUEST_GS_BASE };
 
+/* IN/OUT of AL, AX or EAX. The byte forms have one encoding each in every
+ * mode, E4/E6 ib (2 bytes) and EC/EE (1 byte), so their length follows
+ * from the qualification and the VMREAD of the instruction length is
+ * saved, as for CPUID (exit.c); the word and dword forms may carry an
+ * operand-size prefix, so theirs is read. */
 static void io_simple(struct vcpu *v, struct io_qual q)
 {
 	uint64_t *rax = &v->regs.gpr[REG_RAX];
@@ -40,7 +45,7 @@ static void io_simple(struct vcpu *v, struct io_qual q)
 			*rax = (*rax & ~0xffull) | val;
 	}
 	if (v->cause == CAUSE_RUNNING)
-		vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+		vcpu_skip(q.size == 1 ? 1u + q.imm : vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 }
 
 /* Move one element between port and guest memory at LINEAR. False when
@@ -77,7 +82,8 @@ static bool io_element(struct vcpu *v, struct io_qual q, uint64_t linear, uint8_
 	return v->cause == CAUSE_RUNNING;
 }
 
-static void io_string(struct vcpu *v, struct io_qual q)
+/* Out of line: its frame would otherwise weigh on every IN and OUT. */
+static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q)
 {
 	/* The address size and segment come from the VM-exit instruction
 	 * information, which the CPU fills for INS/OUTS only if

@@ -23,7 +23,7 @@ _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/entry.S gets the vcpu's re
 _Static_assert(offsetof(struct guest_regs, gpr[REG_RDI]) == REGS_OFF(REG_RDI), "vmx/regs.h offsets");
 _Static_assert(offsetof(struct guest_regs, gpr[15]) == REGS_OFF(15), "vmx/regs.h offsets");
 
-int vmx_enter(struct guest_regs *regs, int launched, uint64_t *host_rsp);
+int vmx_run(struct vcpu *v, int launched, int (*on_exit)(struct vcpu *));
 extern char vmx_exit_point[];
 
 /* Power-on PAT: WB, WT, UC-, UC, repeated (SDM vol. 3A, 13.12.4). */
@@ -48,11 +48,6 @@ void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
 		vmcs_writenat(GUEST_RSP, value);
 	else
 		v->regs.gpr[n] = value;
-}
-
-void vcpu_skip(uint64_t len)
-{
-	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
 }
 
 void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
@@ -133,7 +128,9 @@ static void set_segments(const struct segment *cs, const struct segment *data)
  * guest/host masks, so the guest reads its own values (25.6.6). With
  * unrestricted guest, PE and PG are the guest's (26.3.1.1). CD and NW are
  * the host's too, as in KVM: guest memory's caching is set by the EPT
- * memory types, and the guest reads back what it wrote. */
+ * memory types, and the guest reads back what it wrote. CR4.OSXSAVE is the
+ * host's as well, as in KVM: the hypervisor sees the guest turn XSAVE on
+ * or off (CPUID leaf 1 reports it back). */
 static void set_control_registers(uint64_t cr0, uint64_t cr4)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
@@ -143,7 +140,8 @@ static void set_control_registers(uint64_t cr0, uint64_t cr4)
 	vmcs_writenat(CR0_GUEST_HOST_MASK, vcpu_cr0_host_bits());
 	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(cr4, c->cr4_fixed0, c->cr4_fixed1));
 	vmcs_writenat(CR4_READ_SHADOW, cr4);
-	vmcs_writenat(CR4_GUEST_HOST_MASK, c->cr4_fixed0 | (~c->cr4_fixed1 & 0xffffffffull));
+	vmcs_writenat(CR4_GUEST_HOST_MASK,
+		      c->cr4_fixed0 | (~c->cr4_fixed1 & 0xffffffffull) | (c->cr4_fixed1 & CR4_OSXSAVE));
 }
 
 static void set_guest_state(struct vcpu *v, const struct boot_state *bs)
@@ -370,7 +368,24 @@ static void pass_nmi(struct vcpu *v)
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
 }
 
-void vcpu_run(struct vcpu *v)
+/* The exit path's slow half (vcpu_exit calls it when any of these is
+ * pending): an NMI for the guest, an interrupt to deliver, a failed VMX
+ * instruction, or the end of the VM. Nonzero: leave the run loop. */
+int vcpu_attend(struct vcpu *v)
+{
+	if (v->lapic.pending && v->cause == CAUSE_RUNNING)
+		lapic_deliver(v);
+	if (vmcs_failed()) {
+		log_err("VM %s: a VMX instruction failed while handling exit reason %u", v->vm->cfg.name,
+			v->last_exit[(v->exits - 1) % LAST_EXITS]);
+		vm_end(v, CAUSE_ERROR, 0);
+	}
+	if (hv_nmi_pending && v->cause == CAUSE_RUNNING)
+		pass_nmi(v);
+	return v->cause != CAUSE_RUNNING;
+}
+
+void vcpu_run(struct vcpu *v, bool stats)
 {
 	const struct vm_config *c = &v->vm->cfg;
 
@@ -379,25 +394,12 @@ void vcpu_run(struct vcpu *v)
 	else if (c->timeout)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
 			 (unsigned long long)c->timeout);
-	while (v->cause == CAUSE_RUNNING) {
-		if (hv_nmi_pending)
-			pass_nmi(v);
-		int r = vmx_enter(&v->regs, v->launched, &v->host_rsp);
-		if (r) {
-			entry_failed(v, r);
-			break;
-		}
-		v->launched = 1;
-		uint32_t reason = vmcs_read32(VM_EXIT_REASON);
-		handle_exit(v, reason);
-		if (v->lapic.pending && v->cause == CAUSE_RUNNING)
-			lapic_deliver(v);
-		if (vmcs_failed()) {
-			log_err("VM %s: a VMX instruction failed while handling exit reason %u", v->vm->cfg.name,
-				reason & 0xffff);
-			vm_end(v, CAUSE_ERROR, 0);
-		}
-	}
+	if (hv_nmi_pending)
+		pass_nmi(v);
+	int r = vmx_run(v, v->launched, stats ? vcpu_exit_timed : vcpu_exit);
+	if (r)
+		entry_failed(v, r);
+	v->launched = 1;
 }
 
 void vcpu_destroy(struct vcpu *v)

@@ -14,13 +14,23 @@
 /* Allocate and fill the VMCS from BS (controls, host and guest state). */
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen);
 
-/* Enter the guest until the VM ends (v->cause is set). */
-void vcpu_run(struct vcpu *v);
+/* Enter the guest until the VM ends (v->cause is set); with STATS, time
+ * each exit (stats=1). */
+void vcpu_run(struct vcpu *v, bool stats);
 
 void vcpu_destroy(struct vcpu *v);
 
-/* Advance the guest's RIP past the exiting instruction of LEN bytes. */
-void vcpu_skip(uint64_t len);
+/* Advance the guest's RIP past the exiting instruction of LEN bytes.
+ * Inline: it is most of a fast exit's work. */
+static inline void vcpu_skip(uint64_t len)
+{
+	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
+}
+
+/* The rest of an exit, out of the fast path (vmx/vcpu.c): deliver pending
+ * interrupts and NMIs, end the VM on a failed VMX instruction. Nonzero
+ * when the VM has ended. */
+int vcpu_attend(struct vcpu *v);
 
 /* Queue a hardware exception for the next VM entry (SDM vol. 3C, 26.6).
  * The error code is delivered only in protected mode, as the CPU does. */

@@ -5,7 +5,9 @@
  */
 #include "vmx/vm.h"
 
+#include "arch-x86/cpu.h"
 #include "arch-x86/string.h"
+#include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
 #include "drivers/console.h"
@@ -153,6 +155,10 @@ static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_modul
 			fmt_snprintf(err, errlen, "out of memory for the VM's EPT");
 			return false;
 		}
+		if (vm->cfg.ept == EPT_EAGER)
+			log_info("VM %s: EPT built for all %llu MiB: %llu tables, %llu TSC ticks", vm->cfg.name,
+				 (unsigned long long)(vm->cfg.mem >> 20), (unsigned long long)vm->ept.tables,
+				 (unsigned long long)vm->ept_build_ticks);
 		/* Isolated VMs: every port exits to the device models. */
 		memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
 		memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
@@ -194,6 +200,41 @@ static void print_vm_end(const struct vm *vm)
 	log_info("%s", line);
 }
 
+static void print_top(const char *vm, const char *what, const struct stats_key *table, uint64_t untracked)
+{
+	struct stats_key top[STATS_TOP];
+	char line[200];
+	unsigned n = stats_top(table, top);
+	int len = fmt_snprintf(line, sizeof(line), "VM %s: top %s:", vm, what);
+
+	for (unsigned i = 0; i < n; i++)
+		len += fmt_snprintf(line + len, sizeof(line) - len, " %#x=%u", top[i].key, top[i].count);
+	if (!n)
+		fmt_snprintf(line + len, sizeof(line) - len, " none");
+	else if (untracked)
+		fmt_snprintf(line + len, sizeof(line) - len, " (%llu more exits on %s past the first %u)",
+			     (unsigned long long)untracked, what, STATS_KEYS);
+	log_info("%s", line);
+}
+
+/* stats=1: one line per exit reason that occurred, with the ticks spent in
+ * the exit handler, then the ports and MSRs that exited most. */
+static void print_vm_stats(const struct vm *vm)
+{
+	const struct vcpu *v = &vm->vcpu;
+	const char *name = vm->cfg.name;
+
+	log_info("VM %s: exit statistics (ticks: TSC ticks in the exit handler)", name);
+	log_info("VM %s:   %-20s %10s %14s %10s", name, "reason", "count", "total ticks", "mean");
+	for (unsigned r = 0; r < EXIT_REASON_MAX; r++)
+		if (v->exit_count[r])
+			log_info("VM %s:   %-20s %10u %14llu %10llu", name, exit_reason_name(r), v->exit_count[r],
+				 (unsigned long long)v->stats.ticks[r],
+				 (unsigned long long)(v->stats.ticks[r] / v->exit_count[r]));
+	print_top(name, "ports", v->stats.ports, v->stats.ports_untracked);
+	print_top(name, "MSRs", v->stats.msrs, v->stats.msrs_untracked);
+}
+
 /* Does module I carry the word "initrd" (before any "--")? */
 static bool is_initrd(const struct mbi *m, unsigned i)
 {
@@ -209,6 +250,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 {
 	static struct vm vm; /* one at a time for now; zeroed per VM */
 	unsigned failed = 0, vms = 0;
+	bool entered = false;
 	uint64_t free_before = hv_frames.free;
 
 	for (unsigned i = 0; i < m->nmods; i++) {
@@ -246,7 +288,16 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 					 vm.cfg.name);
 				vmcs_write32(GUEST_ACTIVITY_STATE, 7);
 			}
-			vcpu_run(&vm.vcpu);
+			if (!entered) {
+				/* The boot's cost up to here (make bench); held
+				 * console output goes out after the reading. */
+				uint64_t ticks = rdtsc() - hv_entry_tsc;
+				entered = true;
+				console_release();
+				log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry",
+					 (unsigned long long)ticks);
+			}
+			vcpu_run(&vm.vcpu, o->stats);
 		} else {
 			log_err("VM %s: %s", vm.cfg.name[0] ? vm.cfg.name : fallback, err);
 			if (!vm.cfg.name[0])
@@ -259,6 +310,8 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 				 vm.cfg.name, (unsigned long long)vm.lazy_fills, (unsigned long long)vm.ept.tables);
 		vm_destroy(&vm);
 		print_vm_end(&vm);
+		if (o->stats && ok)
+			print_vm_stats(&vm);
 		enum vm_cause c = vm.vcpu.cause;
 		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT &&
 		    c != CAUSE_POWEROFF && c != CAUSE_REBOOT)

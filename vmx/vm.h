@@ -12,11 +12,13 @@
 
 #include "mm/pagetable.h"
 #include "vmx/regs.h"
+#include "vmx/stats.h"
 #include "vmx/vmconfig.h"
 
 #define VM_MAX_SLOTS 64
 #define VM_MAX_PORTS_LISTED 16
 #define EXIT_REASON_MAX 70 /* basic exit reasons 0..69 (SDM vol. 3D, appendix C) */
+_Static_assert(EXIT_REASON_MAX == STATS_EXIT_REASONS, "vmx/stats.h");
 #define LAST_EXITS 8
 
 /* Why a VM ended: the cause= word of the VM-END line. */
@@ -80,8 +82,7 @@ struct vcpu {
 	struct guest_regs regs; /* first: vmx/entry.S is given its address */
 	struct vm *vm;
 	uint64_t vmcs;	   /* physical address of the VMCS region */
-	int launched;	   /* VMLAUNCH done: VMRESUME from now on */
-	uint64_t host_rsp; /* last value written to HOST_RSP */
+	int launched; /* VMLAUNCH done: VMRESUME from now on */
 	uint32_t entry_controls;
 	uint64_t xcr0;
 	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
@@ -91,8 +92,8 @@ struct vcpu {
 
 	uint64_t exits;
 	uint32_t exit_count[EXIT_REASON_MAX];
-	uint16_t last_exit[LAST_EXITS]; /* ring of the latest basic exit reasons */
-	unsigned last_pos;
+	uint16_t last_exit[LAST_EXITS]; /* the latest basic exit reasons, at exits % LAST_EXITS */
+	struct exit_stats stats; /* stats=1 only */
 
 	enum vm_cause cause;
 	uint64_t status;
@@ -113,7 +114,8 @@ struct vm {
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
 	struct pt ept;
 	uint64_t eptp;
-	uint64_t lazy_fills; /* EPT pages mapped on first touch */
+	uint64_t lazy_fills;	   /* EPT pages mapped on first touch */
+	uint64_t ept_build_ticks; /* TSC ticks ept_create took (eager: every leaf) */
 
 	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* physical addresses */
 

@@ -7,7 +7,7 @@ uint64_t vmcs_reads, vmcs_writes;
 #endif
 
 /* One CPU for now; becomes per-CPU with SMP. */
-static bool failed;
+bool vmcs_failed_flag;
 
 static const struct {
 	enum vmcs_field field;
@@ -61,27 +61,18 @@ const char *vmx_insn_error_name(uint32_t error)
 	return "unknown VM-instruction error";
 }
 
-void vmcs_fail(const char *op, enum vmcs_field field, enum vmx_result r)
+/* After the JBE the flags are gone; the failure kind is found again: with
+ * no current VMCS even reading the error field fails VMfailInvalid. */
+void vmcs_fail(const char *op, enum vmcs_field field)
 {
-	failed = true;
-	if (r == VMX_FAIL_INVALID) {
+	vmcs_failed_flag = true;
+	uint64_t e = 0;
+	if (vmread(VM_INSTRUCTION_ERROR, &e) != VMX_OK) {
 		log_err("%s %s (%#x) failed: VMfailInvalid (no current VMCS)", op, vmcs_field_name(field), field);
 		return;
 	}
-	uint64_t e = 0;
-	vmread(VM_INSTRUCTION_ERROR, &e);
 	log_err("%s %s (%#x) failed: VMfailValid, error %llu: %s", op, vmcs_field_name(field), field,
 		(unsigned long long)e, vmx_insn_error_name((uint32_t)e));
-}
-
-bool vmcs_failed(void)
-{
-	return failed;
-}
-
-void vmcs_clear_failed(void)
-{
-	failed = false;
 }
 
 void vmcs_dump(void)

@@ -230,10 +230,23 @@ enum { ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1, ACTIVITY_SHUTDOWN = 2, ACTIVITY_WA
  * guest's doing: it is logged with the field's name and the decoded
  * error, and marks this CPU's VMX state failed so that the run loop ends
  * the VM (vmcs_failed()). Reads then return 0.
+ *
+ * Each is the instruction and one JBE (CF or ZF: VMfail, SDM vol. 3C,
+ * 31.2) to an out-of-line report, as in KVM's vmx_ops.h: on the exit path
+ * a VMREAD costs three instructions with its field number.
  */
-void vmcs_fail(const char *op, enum vmcs_field field, enum vmx_result r);
-bool vmcs_failed(void);
-void vmcs_clear_failed(void);
+void vmcs_fail(const char *op, enum vmcs_field field);
+extern bool vmcs_failed_flag;
+
+static inline bool vmcs_failed(void)
+{
+	return vmcs_failed_flag;
+}
+
+static inline void vmcs_clear_failed(void)
+{
+	vmcs_failed_flag = false;
+}
 
 #ifdef HV_COUNT_VMCS
 extern uint64_t vmcs_reads, vmcs_writes; /* the benchmark's counting build */
@@ -245,21 +258,31 @@ extern uint64_t vmcs_reads, vmcs_writes; /* the benchmark's counting build */
 static inline uint64_t vmcs_read_raw(enum vmcs_field field)
 {
 	uint64_t v;
-	enum vmx_result r = vmread(field, &v);
 	VMCS_COUNT(vmcs_reads);
-	if (__builtin_expect(r != VMX_OK, 0)) {
-		vmcs_fail("VMREAD", field, r);
-		return 0;
-	}
+	__asm__ goto("vmread %[field], %[value]\n\t"
+		     "jbe %l[fail]"
+		     : [value] "=r"(v)
+		     : [field] "r"((uint64_t)field)
+		     : "cc"
+		     : fail);
 	return v;
+fail:
+	vmcs_fail("VMREAD", field);
+	return 0;
 }
 
 static inline void vmcs_write_raw(enum vmcs_field field, uint64_t value)
 {
-	enum vmx_result r = vmwrite(field, value);
 	VMCS_COUNT(vmcs_writes);
-	if (__builtin_expect(r != VMX_OK, 0))
-		vmcs_fail("VMWRITE", field, r);
+	__asm__ goto("vmwrite %[value], %[field]\n\t"
+		     "jbe %l[fail]"
+		     :
+		     : [value] "rm"(value), [field] "r"((uint64_t)field)
+		     : "cc", "memory"
+		     : fail);
+	return;
+fail:
+	vmcs_fail("VMWRITE", field);
 }
 
 #define VMCS_CHECK_WIDTH(f, w) _Static_assert(VMCS_WIDTH(f) == (w), #f " has another width")

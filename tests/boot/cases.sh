@@ -88,7 +88,7 @@ expect "real: checks passed, exact CPUID and IO counts" \
 expect "prot32: print hypercall" '^\[cpu0\] prot32\| hello through the print hypercall$'
 expect "prot32: REP OUTSW" '^\[cpu0\] prot32\| ok$'
 expect "prot32: #GP from MSRs and CR4.VMXE, #UD from VMX instructions, XSETBV, hypercalls" \
-	'^\[cpu0\] VM-END name=prot32 cause=hypercall status=0 exits=28 invd=1 vmcall=4 vmlaunch=1 vmread=1 vmresume=1 vmxoff=1 vmxon=1 cr=1 io=6 rdmsr=4 wrmsr=3 invept=1 wbinvd=1 xsetbv=2$'
+	'^\[cpu0\] VM-END name=prot32 cause=hypercall status=0 exits=29 invd=1 vmcall=4 vmlaunch=1 vmread=1 vmresume=1 vmxoff=1 vmxon=1 cr=2 io=6 rdmsr=4 wrmsr=3 invept=1 wbinvd=1 xsetbv=2$'
 expect "prot32: port without a device listed" 'warning: VM prot32: ports with no device: 0x61\(in 1, out 0\)'
 expect "long64: memory checks passed" '^\[cpu0\] long64\| long64 memory checks passed$'
 expect "long64: access outside RAM named" \
@@ -182,7 +182,7 @@ expect "the next VM runs" '^\[cpu0\] VM-END name=after cause=hlt status=0 exits=
 # The exit-path benchmark guest (make bench) runs to its end and prints
 # every figure (the figures themselves are for make bench, not asserted).
 boot bench bochs 60 -m "$G/long64-bench.bin name=bench mode=long64 mem=16M ept=lazy"
-for n in cpuid vmcall out_port80 in_uart_lsr rdmsr_efer wrmsr_efer cr0_write_pair rep_outsb_64 ept_lazy_fill; do
+for n in cpuid vmcall out_port80 in_uart_lsr rdmsr_efer wrmsr_efer cr0_write_pair cr4_write_pair rep_outsb_64 ept_lazy_fill; do
 	expect "benchmark figure $n" "^\\[cpu0\\] bench\\| BENCH $n [0-9]+ 0 0$"
 done
 expect "benchmark guest ends cleanly" '^\[cpu0\] VM-END name=bench cause=debug-exit status=0 '

@@ -7,8 +7,8 @@
  * Exits it causes (asserted exactly by the boot test):
  *   rdmsr: 4   FEATURE_CONTROL, VMX_BASIC (#GP), 0x12345678 (#GP), EFER
  *   wrmsr: 3   FEATURE_CONTROL (#GP), PAT bad (#GP), PAT good
- *   cr:    1   MOV to CR4 with VMXE (#GP); CR4 reads and the OSXSAVE write
- *              touch no bit the host owns, so they do not exit
+ *   cr:    2   MOV to CR4 with VMXE (#GP), and the OSXSAVE write (the
+ *              host owns OSXSAVE); CR4 reads do not exit
  *   vmxoff, vmlaunch, vmresume, vmread, vmxon, invept: 1 each (#UD)
  *   xsetbv: 2  XCR0 = 0 (#GP), XCR0 = 3
  *   invd: 1, wbinvd: 1

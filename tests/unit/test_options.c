@@ -34,6 +34,8 @@ static void test_defaults(void **state)
 	assert_int_equal(o.console_port, COM1_PORT);
 	assert_int_equal(o.on_exit, ON_EXIT_POWEROFF);
 	assert_int_equal(o.loglevel, LOG_INFO);
+	assert_false(o.stats);
+	assert_false(o.console_hold);
 	assert_int_equal(parse("   ", &o), 0);
 }
 
@@ -50,6 +52,14 @@ static void test_known_options(void **state)
 	assert_int_equal(o.on_exit, ON_EXIT_REBOOT);
 	assert_int_equal(parse("console=none", &o), 0);
 	assert_int_equal(o.console_port, 0);
+	assert_int_equal(parse("stats=1 console_hold=1", &o), 0);
+	assert_true(o.stats);
+	assert_true(o.console_hold);
+	assert_int_equal(o.console_port, COM1_PORT);
+	assert_int_equal(parse("stats=1 stats=0", &o), 0);
+	assert_false(o.stats);
+	assert_int_equal(parse("stats=yes stats", &o), 2);
+	assert_false(o.stats);
 	assert_string_equal(on_exit_name(ON_EXIT_REBOOT), "reboot");
 }
 

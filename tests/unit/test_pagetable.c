@@ -30,12 +30,6 @@ static void fake_release(void *ctx, uint64_t pa)
 	free((void *)(uintptr_t)pa);
 }
 
-static void *fake_va(void *ctx, uint64_t pa)
-{
-	(void)ctx;
-	return (void *)(uintptr_t)pa;
-}
-
 /* EPT-like format: present = any of R/W/X. */
 static const struct pt_format ept_like = { "ept", 0x7, 0x7 };
 #define LEAF 0x7 | (6 << 3) /* RWX, write-back */
@@ -48,7 +42,7 @@ static int setup(void **state)
 	(void)state;
 	pool = (struct fake_pool){ 0, 1000 };
 	pt = (struct pt){ .fmt = &ept_like, .max_leaf = 3, .alloc = fake_alloc, .release = fake_release,
-			  .va = fake_va, .ctx = &pool };
+			  .ctx = &pool };
 	assert_true(pt_init(&pt));
 	return 0;
 }
