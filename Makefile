@@ -4,7 +4,8 @@
 #   make run      boot it with the demo guest in an emulator (tools/boot.sh -e auto)
 #   make test     unit tests on the host, then boot tests in Bochs and QEMU
 #   make unit     the unit tests only
-#   make bench    exit-path costs in Bochs (instructions, VMREAD/VMWRITE)
+#   make bench    performance figures in Bochs (exit path, boot, EPT, Linux; docs/performance.md)
+#   make profile  instructions per function on the exit path (Bochs debugger trace)
 #
 # Missing Debian packages are installed by tools/deps.sh (as root).
 
@@ -58,7 +59,7 @@ GUEST_ARCH_prot32 := -m32
 GUEST_ARCH_long64 :=
 guest_mode = $(firstword $(subst -, ,$(notdir $(1))))
 
-.PHONY: all run test unit deps clean guests bench
+.PHONY: all run test unit deps clean guests bench profile
 .SECONDARY:
 all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 
@@ -165,6 +166,11 @@ bench:
 	@tools/deps.sh run
 	@$(MAKE) --no-print-directory all guests $(BUILD)/hv-count.elf
 	@tools/bench.sh
+
+profile:
+	@tools/deps.sh run
+	@$(MAKE) --no-print-directory all guests
+	@tools/profile.sh
 
 test:
 	@tools/deps.sh test

@@ -140,10 +140,6 @@ static void count_unhandled(struct vm *vm, uint16_t port, bool in)
 	vm->nports++;
 }
 
-/* Each device model takes an access of SIZE bytes to PORT: an OUT of
- * *VAL (already cut to SIZE), or an IN into *VAL (cut to SIZE after). */
-typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
-
 static void com1_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
 	(void)size;
@@ -236,16 +232,16 @@ static void no_device(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 
 /* The bus, as KVM's io bus: which device model owns each port. A byte
  * per port (64 KiB, read-only) makes the dispatch two loads, whatever the
- * number of devices. */
+ * number of devices (port_access in vmx/devices.h). */
 enum { DEV_NONE, DEV_COM1, DEV_DEBUG_EXIT, DEV_SHUTDOWN, DEV_POST, DEV_PIC, DEV_PCI, DEV_FWCFG };
 
-static port_fn *const device_fn[] = {
+port_fn *const device_fn[] = {
 	[DEV_NONE] = no_device,	      [DEV_COM1] = com1_port, [DEV_DEBUG_EXIT] = debug_exit_port,
 	[DEV_SHUTDOWN] = shutdown_port, [DEV_POST] = post_port, [DEV_PIC] = pic_port,
 	[DEV_PCI] = pci_port,	      [DEV_FWCFG] = fwcfg_port,
 };
 
-static const uint8_t port_device[0x10000] = {
+const uint8_t port_device[0x10000] = {
 	[COM1_BASE ... COM1_BASE + 7] = DEV_COM1,
 	[0xf4] = DEV_DEBUG_EXIT,
 	[0x8900] = DEV_SHUTDOWN,
@@ -256,20 +252,6 @@ static const uint8_t port_device[0x10000] = {
 	[0xcfc ... 0xcff] = DEV_PCI,
 	[0x510 ... 0x511] = DEV_FWCFG,
 };
-
-void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
-{
-	uint32_t mask = ~0u >> (32 - 8 * size);
-
-	if (!in)
-		*val &= mask; /* an OUT of AL or AX carries only that much */
-	if (v->vm->cfg.passthrough) /* only the trapped ports reach here */
-		passthrough_port(v, port, size, in, val);
-	else
-		device_fn[port_device[port]](v, port, size, in, val);
-	if (in)
-		*val &= mask;
-}
 
 void devices_init(struct vm *vm)
 {

@@ -18,12 +18,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmx/passthrough.h"
 #include "vmx/vm.h"
 
 void devices_init(struct vm *vm);
 
-/* One port access of SIZE bytes by the guest: OUT of *VAL, or IN into *VAL. */
-void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+/* Each device model takes an access of SIZE bytes to PORT: an OUT of
+ * *VAL (already cut to SIZE), or an IN into *VAL (cut to SIZE after). */
+typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+
+/* The bus (vmx/devices.c): the model of each port of an isolated VM. */
+extern port_fn *const device_fn[];
+extern const uint8_t port_device[0x10000];
+
+/* One port access of SIZE bytes by the guest: OUT of *VAL, or IN into *VAL.
+ * Inline: it is most of an IN or OUT exit. */
+static inline void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	uint32_t mask = ~0u >> (32 - 8 * size);
+
+	if (!in)
+		*val &= mask; /* an OUT of AL or AX carries only that much */
+	if (v->vm->cfg.passthrough) /* only the trapped ports reach here */
+		passthrough_port(v, port, size, in, val);
+	else
+		device_fn[port_device[port]](v, port, size, in, val);
+	if (in)
+		*val &= mask;
+}
 
 /* Print the guest's output that has no newline yet, and the ports that
  * nothing handled. */

@@ -397,9 +397,10 @@ void vcpu_run(struct vcpu *v, bool stats)
 	if (hv_nmi_pending)
 		pass_nmi(v);
 	int r = vmx_run(v, v->launched, stats ? vcpu_exit_timed : vcpu_exit);
+	if (v->exits)
+		v->launched = 1; /* an exit means the launch succeeded */
 	if (r)
 		entry_failed(v, r);
-	v->launched = 1;
 }
 
 void vcpu_destroy(struct vcpu *v)

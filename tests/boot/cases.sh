@@ -180,12 +180,27 @@ expect "cause=timeout" '^\[cpu0\] VM-END name=spin cause=timeout status=2 '
 expect "the next VM runs" '^\[cpu0\] VM-END name=after cause=hlt status=0 exits=1 hlt=1$'
 
 # The exit-path benchmark guest (make bench) runs to its end and prints
-# every figure (the figures themselves are for make bench, not asserted).
-boot bench bochs 60 -m "$G/long64-bench.bin name=bench mode=long64 mem=16M ept=lazy"
+# every figure (the figures themselves are for make bench, not asserted),
+# with the options make bench and users' statistics need: the stats=1
+# table, console_hold=1 and its boot figure, selftest=ept-build.
+boot bench bochs 60 -c "stats=1 console_hold=1 selftest=ept-build" \
+	-m "$G/long64-bench.bin name=bench mode=long64 mem=16M ept=lazy"
 for n in cpuid vmcall out_port80 in_uart_lsr rdmsr_efer wrmsr_efer cr0_write_pair cr4_write_pair rep_outsb_64 ept_lazy_fill; do
 	expect "benchmark figure $n" "^\\[cpu0\\] bench\\| BENCH $n [0-9]+ 0 0$"
 done
 expect "benchmark guest ends cleanly" '^\[cpu0\] VM-END name=bench cause=debug-exit status=0 '
+expect_first "console_hold=1: the banner still comes first" '^\[cpu0\] hv [0-9.]+: bare-metal'
+expect "console_hold=1: the boot figure" \
+	'^\[cpu0\] boot: [0-9]+ TSC ticks from the multiboot2 entry to the first VM entry$'
+expect "stats=1: the table's heading" '^\[cpu0\] VM bench: exit statistics \(ticks: TSC ticks in the exit handler\)$'
+expect "stats=1: a row per reason, the counts of VM-END" '^\[cpu0\] VM bench:   cpuid +64 +[0-9]+ +[0-9]+$'
+expect "stats=1: lazy EPT fills counted" '^\[cpu0\] VM bench:   ept_violation +[0-9]+ +[0-9]+ +[0-9]+$'
+expect "stats=1: top ports, most exits first" '^\[cpu0\] VM bench: top ports: 0x3f8=[0-9]+ 0x80=64 0x3fd=64 0xf4=1$'
+expect "stats=1: top MSRs (64 RDMSR + 64 WRMSR + 2 setup)" '^\[cpu0\] VM bench: top MSRs: 0xc0000080=130$'
+for p in "1 GiB:2" "2 MiB:6" "4 KiB:2054"; do
+	expect "selftest=ept-build: ${p%%:*} pages, ${p#*:} tables" \
+		"^\\[cpu0\\] selftest=ept-build: eager EPT of a 4 GiB guest with ${p%%:*} pages: ${p#*:} tables, [0-9]+ TSC ticks$"
+done
 
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"

@@ -61,6 +61,15 @@ expect() {
 	if grep -qE -- "$2" "$BOOT_LOG"; then _result 1 "$1"; else _result 0 "$1" "no line matches /$2/"; fi
 }
 
+# The log's first line matches.
+expect_first() {
+	if head -1 "$BOOT_LOG" | grep -qE -- "$2"; then
+		_result 1 "$1"
+	else
+		_result 0 "$1" "first line: $(head -1 "$BOOT_LOG")"
+	fi
+}
+
 expect_none() {
 	if grep -qE -- "$2" "$BOOT_LOG"; then
 		_result 0 "$1" "unexpected: $(grep -E -m1 -- "$2" "$BOOT_LOG")"
