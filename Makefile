@@ -28,7 +28,7 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \
-	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c
+	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c vmx/isolation.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 # The exit path is built without frame pointers: three instructions less
 # per function on every exit (docs/performance.md). A fault inside it
@@ -58,6 +58,15 @@ GUEST_ARCH_real := -m32
 GUEST_ARCH_prot32 := -m32
 GUEST_ARCH_long64 :=
 guest_mode = $(firstword $(subst -, ,$(notdir $(1))))
+
+# Test guests in C (long64 flat binaries at 1 MiB) on the runtime in
+# tests/guests/lib: the hostile-guest suite and the fuzzer (issue 6).
+C_GUEST_SRCS := $(wildcard tests/guests/long64-*.c)
+GUESTS += $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(C_GUEST_SRCS)) $(BUILD)/guests/long64-hostile-at16m.bin
+GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
+		-mcmodel=small -fno-stack-protector -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -Werror \
+		-I tests/guests/lib
+GUEST_LIB := $(BUILD)/guests/lib/crt64.o $(BUILD)/guests/lib/guest.o
 
 .PHONY: all run test unit deps clean guests bench profile
 .SECONDARY:
@@ -109,6 +118,30 @@ $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/guest.h
 	@$(if $(Q),echo "  GUEST   $@")
 	$(Q)$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
 	$(Q)$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
+
+$(BUILD)/guests/lib/%.o: tests/guests/lib/%.c tests/guests/lib/guest64.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guests/lib/crt64.o: tests/guests/lib/crt64.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -c $< -o $@
+
+$(BUILD)/guests/%.bin: tests/guests/%.c $(GUEST_LIB) tests/guests/lib/guest64.ld tests/guests/lib/guest64.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $(BUILD)/guests/$*.o
+	$(Q)$(LD) --defsym=GUEST_BASE=0x100000 -T tests/guests/lib/guest64.ld -z noexecstack --no-warn-rwx-segments -o $(BUILD)/guests/$*.elf $(BUILD)/guests/$*.o $(GUEST_LIB)
+	$(Q)objcopy -O binary $(BUILD)/guests/$*.elf $@
+
+# The same linked at 16 MiB (load=0x1000000), for a passthrough VM.
+$(BUILD)/guests/%-at16m.bin: tests/guests/%.c $(GUEST_LIB) tests/guests/lib/guest64.ld tests/guests/lib/guest64.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GUEST   $@")
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $(BUILD)/guests/$*-at16m.o
+	$(Q)$(LD) --defsym=GUEST_BASE=0x1000000 -T tests/guests/lib/guest64.ld -z noexecstack --no-warn-rwx-segments \
+		-o $(BUILD)/guests/$*-at16m.elf $(BUILD)/guests/$*-at16m.o $(GUEST_LIB)
+	$(Q)objcopy -O binary $(BUILD)/guests/$*-at16m.elf $@
 
 # Kernels in other formats: multiboot (ELF32 and a.out kludge) at 4 MiB
 # like kvm-unit-tests, ELF64 at 2 MiB, plain ELF32 at 1 MiB.

@@ -20,6 +20,7 @@
 #include "mm/phys.h"
 #include "vmx/cpuid.h"
 #include "vmx/ept.h"
+#include "vmx/isolation.h"
 #include "vmx/vm.h"
 #include "vmx/vmx.h"
 
@@ -186,6 +187,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	log_info("guests' local APIC: %s", hv_vmx.apicv ? "on the CPU's APIC virtualization" : "emulated");
 	cpuid_policy_init();
 	pic_mask_all();
+	isolation_init();
 
 	vms_run(&mbi, &options);
 	if (options.selftest_ept_build)

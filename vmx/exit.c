@@ -39,7 +39,7 @@
 #define LEN_XSETBV 3
 
 /* Hypercalls (README, "Hypercall ABI"): VMCALL with the function in RAX. */
-enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3 };
+enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3, HC_CMDLINE = 4 };
 #define HC_PRINT_MAX 4096
 #define HC_ERROR (~0ull)
 
@@ -65,12 +65,21 @@ static void handle_hlt(struct vcpu *v)
 {
 	/* With interrupts on and the local APIC's timer armed (or an
 	 * interrupt pending), the vCPU waits in the HLT state for it. With
-	 * interrupts off, or nothing that could ever wake it, the VM has
-	 * stopped. */
+	 * interrupts on and nothing armed it waits too, as a CPU would, until
+	 * the VM's time limit ends it (cause=timeout); with no time limit
+	 * that wait would be forever, so the VM stops. With interrupts off
+	 * the VM has stopped. */
 	if (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) {
 		if (lapic_halt(v))
 			return;
-		log_info("VM %s: HLT with interrupts enabled and no interrupt source: VM stopped", v->vm->cfg.name);
+		if (v->deadline_tsc) {
+			log_info("VM %s: HLT with interrupts enabled and no interrupt source: waiting for the time limit",
+				 v->vm->cfg.name);
+			vcpu_halt(v);
+			return;
+		}
+		log_info("VM %s: HLT with interrupts enabled, no interrupt source and no time limit: VM stopped",
+			 v->vm->cfg.name);
 	}
 	vm_end(v, CAUSE_HLT, 0);
 }
@@ -125,6 +134,25 @@ static void hypercall_print(struct vcpu *v)
 	v->regs.gpr[REG_RAX] = 0;
 }
 
+/* The words after "--" on the module's line, NUL-terminated, into the
+ * guest's buffer at RBX of RCX bytes (cut to fit); RAX = the full length.
+ * How a flat or ELF guest gets its arguments. */
+static void hypercall_cmdline(struct vcpu *v)
+{
+	const char *args = v->vm->cfg.kernel_args;
+	uint64_t len = strlen(args), size = v->regs.gpr[REG_RCX];
+	uint64_t n = len < size ? len : size ? size - 1 : 0;
+	struct gmem_fault f;
+	char nul = 0;
+
+	if (size && (guest_write(v, v->regs.gpr[REG_RBX], args, n, &f) != GMEM_OK ||
+		     guest_write(v, v->regs.gpr[REG_RBX] + n, &nul, 1, &f) != GMEM_OK)) {
+		v->regs.gpr[REG_RAX] = HC_ERROR;
+		return;
+	}
+	v->regs.gpr[REG_RAX] = len;
+}
+
 static void handle_vmcall(struct vcpu *v)
 {
 	/* Hypercalls are for the guest kernel: CPL (SS.DPL) must be 0. */
@@ -141,6 +169,9 @@ static void handle_vmcall(struct vcpu *v)
 		return;
 	case HC_VERSION:
 		v->regs.gpr[REG_RAX] = HV_VERSION_NUMBER;
+		break;
+	case HC_CMDLINE:
+		hypercall_cmdline(v);
 		break;
 	case HC_VMCS_COUNTS:
 		/* The benchmark's counting build: VMREADs and VMWRITEs so far. */

@@ -405,14 +405,7 @@ bool lapic_halt(struct vcpu *v)
 	 * the guest's HLT state. */
 	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0))
 		return false;
-	vcpu_skip(1);
-	/* HLT is done, so an STI or MOV SS shadow it sat in is over; the HLT
-	 * activity state with such blocking is an invalid guest state
-	 * (SDM vol. 3C, 27.3.1.5). */
-	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
-		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
-	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+	vcpu_halt(v);
 	l->pending = true;
 	return true;
 }

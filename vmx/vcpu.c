@@ -50,6 +50,19 @@ void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
 		v->regs.gpr[n] = value;
 }
 
+void vcpu_halt(struct vcpu *v)
+{
+	(void)v;
+	vcpu_skip(1);
+	/* HLT is done, so an STI or MOV SS shadow it sat in is over; the HLT
+	 * activity state with such blocking is an invalid guest state
+	 * (SDM vol. 3C, 27.3.1.5). */
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
+}
+
 void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
 	(void)v;

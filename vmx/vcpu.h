@@ -27,6 +27,10 @@ static inline void vcpu_skip(uint64_t len)
 	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
 }
 
+/* Complete the guest's HLT: the vCPU waits in the HLT activity state until
+ * an interrupt is injected (or the VM's time limit ends it). */
+void vcpu_halt(struct vcpu *v);
+
 /* The rest of an exit, out of the fast path (vmx/vcpu.c): deliver pending
  * interrupts and NMIs, end the VM on a failed VMX instruction. Nonzero
  * when the VM has ended. */

@@ -16,6 +16,7 @@
 #include "vmx/decode.h"
 #include "vmx/devices.h"
 #include "vmx/ept.h"
+#include "vmx/isolation.h"
 #include "vmx/loader.h"
 #include "vmx/msr.h"
 #include "vmx/passthrough.h"
@@ -310,6 +311,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 				 vm.cfg.name, (unsigned long long)vm.lazy_fills, (unsigned long long)vm.ept.tables);
 		vm_destroy(&vm);
 		print_vm_end(&vm);
+		isolation_check(vm.cfg.name);
 		if (o->stats && ok)
 			print_vm_stats(&vm);
 		enum vm_cause c = vm.vcpu.cause;
@@ -320,6 +322,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 			i++; /* consumed */
 	}
 	log_info("HV-END vms=%u failed=%u", vms, failed);
+	isolation_report(vms);
 	if (hv_frames.free != free_before)
 		log_err("frame leak: %llu frames free before the first VM, %llu after the last",
 			(unsigned long long)free_before, (unsigned long long)hv_frames.free);
