@@ -261,14 +261,22 @@ void devices_init(struct vm *vm)
 
 void devices_finish(struct vm *vm)
 {
-	char line[300];
+	char line[300] = "";
 	int n = 0;
 
 	uart_flush(vm);
 	if (!vm->nports)
 		return;
-	for (unsigned i = 0; i < vm->nports && n < (int)sizeof(line); i++)
-		n += fmt_snprintf(line + n, sizeof(line) - n, " %#x(in %u, out %u)", vm->ports[i].port,
-				  vm->ports[i].reads, vm->ports[i].writes);
-	log_warn("VM %s: ports with no device:%s%s", vm->cfg.name, line, vm->ports_dropped ? " and more" : "");
+	unsigned i;
+	for (i = 0; i < vm->nports; i++) {
+		char one[40];
+		int l = fmt_snprintf(one, sizeof(one), " %#x(in %u, out %u)", vm->ports[i].port, vm->ports[i].reads,
+				     vm->ports[i].writes);
+		if (n + l >= (int)sizeof(line))
+			break; /* whole entries only */
+		memcpy(line + n, one, (size_t)l + 1);
+		n += l;
+	}
+	log_warn("VM %s: ports with no device:%s%s", vm->cfg.name, line,
+		 vm->ports_dropped || i < vm->nports ? " and more" : "");
 }

@@ -1,12 +1,14 @@
 #include "vmx/stats.h"
 
 /* Open addressing on a multiplicative hash: ports and MSR indexes cluster
- * (0x3f8-0x3ff, 0xc0000080-0xc0000103), the hash spreads them. */
+ * (0x3f8-0x3ff, 0xc0000080-0xc0000103), the hash spreads them. At most
+ * STATS_PROBES slots are tried, so a guest touching thousands of ports
+ * costs a bounded time per exit. */
 void stats_count_key(struct stats_key *table, uint64_t *untracked, uint32_t key)
 {
 	unsigned h = (unsigned)((key * 2654435761u) >> 25) % STATS_KEYS;
 
-	for (unsigned i = 0; i < STATS_KEYS; i++) {
+	for (unsigned i = 0; i < STATS_PROBES; i++) {
 		struct stats_key *k = &table[(h + i) % STATS_KEYS];
 		if (k->count && k->key == key) {
 			k->count++;

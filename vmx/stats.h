@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 #define STATS_EXIT_REASONS 70 /* = EXIT_REASON_MAX */
-#define STATS_KEYS 128	      /* distinct ports (or MSRs) counted one by one */
+#define STATS_KEYS 512	      /* distinct ports (or MSRs) counted one by one */
+#define STATS_PROBES 32	      /* slots tried before an exit counts as untracked */
 #define STATS_TOP 5
 
 struct stats_key {

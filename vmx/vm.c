@@ -213,8 +213,8 @@ static void print_top(const char *vm, const char *what, const struct stats_key *
 	if (!n)
 		fmt_snprintf(line + len, sizeof(line) - len, " none");
 	else if (untracked)
-		fmt_snprintf(line + len, sizeof(line) - len, " (%llu more exits on %s past the first %u)",
-			     (unsigned long long)untracked, what, STATS_KEYS);
+		fmt_snprintf(line + len, sizeof(line) - len, " (and %llu exits on %s the table had no room for)",
+			     (unsigned long long)untracked, what);
 	log_info("%s", line);
 }
 

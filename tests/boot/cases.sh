@@ -202,6 +202,115 @@ for p in "1 GiB:2" "2 MiB:6" "4 KiB:2054"; do
 		"^\\[cpu0\\] selftest=ept-build: eager EPT of a 4 GiB guest with ${p%%:*} pages: ${p#*:} tables, [0-9]+ TSC ticks$"
 done
 
+# --- Hostile guests (issue 6; tests/guests/long64-hostile.c): every attack
+# VM is followed by a canary VM that must still run and end cleanly, and
+# after every boot the hypervisor's own check must find its text, read-only
+# data and watched host MSRs unchanged, and no guest may have printed its
+# secret.
+H="$G/long64-hostile.bin"
+CANARY="$G/real-hlt.bin name=canary"
+SECRET_ADDR=0x$(nm build/hv.elf | awk '$3 == "secret" { print $1 }')
+isolation_holds() {
+	local secret
+	secret=$(sed -n 's/.*isolation: secret \([0-9a-f]*\) at .*/\1/p' "$BOOT_LOG")
+	expect "isolation: the hypervisor's text, data and MSRs unchanged after every VM" \
+		'isolation: after [0-9]+ VMs the hypervisor.s text, read-only data and watched MSRs are unchanged$'
+	if [ -n "$secret" ]; then
+		expect_none "isolation: no guest printed the secret" "^\\[cpu0\\] [a-z0-9]+\\| .*${secret}"
+	else
+		expect "isolation: the secret was picked" 'isolation: secret [0-9a-f]{16} at '
+	fi
+}
+# expect_canaries N: N canary VMs ran to their HLT.
+expect_canaries() {
+	local n
+	n=$(grep -c '^\[cpu0\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$' "$BOOT_LOG")
+	if [ "$n" = "$1" ]; then _result 1 "all $1 canary VMs ran"; else _result 0 "all $1 canary VMs ran" "$n ran"; fi
+}
+
+# Reads and writes outside RAM: each VM ends at exactly that address. The
+# last two probe the hypervisor's own secret: in a 2 MiB isolated VM that
+# address is past its RAM, in the passthrough VM it is hidden memory.
+boot probes bochs 120 \
+	-m "$H name=past mode=long64 mem=4M -- test=probe addr=0x400000" -m "$CANARY" \
+	-m "$H name=g1 mode=long64 mem=4M -- test=probe write=1 addr=0x40000000" -m "$CANARY" \
+	-m "$H name=g4 mode=long64 mem=4M -- test=probe addr=0xfffff000" -m "$CANARY" \
+	-m "$H name=g64 mode=long64 mem=4M -- test=probe write=1 addr=0x1000000000" -m "$CANARY" \
+	-m "$H name=top mode=long64 mem=4M -- test=probe addr=top" -m "$CANARY" \
+	-m "$H name=exec mode=long64 mem=4M -- test=exec addr=0x80000000" -m "$CANARY" \
+	-m "$H name=hv mode=long64 mem=2M -- test=probe write=1 addr=$SECRET_ADDR" -m "$CANARY" \
+	-m "$G/long64-hostile-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60 -- test=probe addr=$SECRET_ADDR" \
+	-m "$CANARY"
+for p in past:0x400000 g1:0x40000000 g4:0xfffff000 g64:0x1000000000 exec:0x80000000 hv:$SECRET_ADDR pt:$SECRET_ADDR; do
+	expect "probe ${p%%:*}: cause=ept-violation at exactly ${p#*:}" \
+		"^\\[cpu0\\] VM-END name=${p%%:*} cause=ept-violation status=$((${p#*:})) "
+done
+top=$(sed -n 's/.*top| probe: read of guest-physical \(0x[0-9a-f]*\).*/\1/p' "$BOOT_LOG")
+expect "probe top: the last page below the physical-address width, exactly" \
+	"^\\[cpu0\\] VM-END name=top cause=ept-violation status=$((${top:-0})) "
+expect "the error names the access" "error: VM g64: ept-violation: write of guest-physical 0x1000000000 \\(outside its RAM\\)"
+expect "an instruction fetch outside RAM is named" "error: VM exec: ept-violation: fetch of guest-physical 0x80000000"
+expect_canaries 8
+isolation_holds
+
+# VMX instructions, MSRs, control registers, XSETBV/INVD/WBINVD and
+# self-modifying code, every port, every hypercall number: each guest
+# checks the architectural result itself and ends with its failure count.
+boot hostile bochs 300 \
+	-m "$H name=vmx mode=long64 mem=4M -- test=vmx" -m "$CANARY" \
+	-m "$H name=msr mode=long64 mem=4M -- test=msr" -m "$CANARY" \
+	-m "$H name=cr mode=long64 mem=4M -- test=cr" -m "$CANARY" \
+	-m "$H name=misc mode=long64 mem=4M -- test=misc" -m "$CANARY" \
+	-m "$H name=ports mode=long64 mem=4M -- test=ports" -m "$CANARY" \
+	-m "$H name=hypercalls mode=long64 mem=4M -- test=hypercalls" -m "$CANARY"
+expect "vmx: all 12 VMX instructions raise #UD in the guest" '^\[cpu0\] vmx\| vmx: 12 VMX instructions, 12 raised #UD$'
+expect "msr: three ranges read, each MSR a value or #GP" '^\[cpu0\] msr\| msr: [0-9]+ MSRs read, [0-9]+ #GP; '
+expect "msr: garbage into the hypervisor's MSRs" 'msr\| msr: garbage written into 12 MSRs the hypervisor depends on'
+expect "cr: every bad write #GP, good ones take" '^\[cpu0\] cr\| cr: 14 bad writes, 14 raised #GP; good writes took$'
+expect "misc: invalid XCR0 values #GP" 'misc\| misc: XSETBV with 6 invalid XCR0 values: #GP each'
+expect "misc: self-modifying code runs its new bytes" 'misc\| misc: self-modifying code ran its new bytes'
+expect "ports: all 65536 ports, every size" 'ports\| ports: 393213 accesses on 65536 ports, every size, no fault'
+expect "hypercalls: every function number, garbage arguments" \
+	'hypercalls\| hypercalls: 65535 functions with garbage arguments, 65534 returned -1'
+for t in vmx msr cr misc ports hypercalls; do
+	expect "$t: no check failed (status=0)" "^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 "
+done
+expect_canaries 6
+isolation_holds
+
+# A loop that never exits, HLT with nothing to wake it, a triple fault:
+# the time limit (timeout=) and the triple-fault exit end them.
+boot stuck bochs 120 \
+	-m "$H name=busy mode=long64 mem=4M timeout=2 -- test=busy" -m "$CANARY" \
+	-m "$H name=hlt mode=long64 mem=4M timeout=2 -- test=hlt" -m "$CANARY" \
+	-m "$G/long64-triple.bin name=triple mode=long64" -m "$CANARY"
+expect "busy loop: cause=timeout" '^\[cpu0\] VM-END name=busy cause=timeout status=2 '
+expect "HLT with nothing to wake it waits for the time limit" \
+	'VM hlt: HLT with interrupts enabled and no interrupt source: waiting for the time limit'
+expect "HLT: cause=timeout" '^\[cpu0\] VM-END name=hlt cause=timeout status=2 '
+expect "triple fault: cause=triple-fault" '^\[cpu0\] VM-END name=triple cause=triple-fault '
+expect_canaries 3
+isolation_holds
+
+# The guest fuzzer: 100,000 random exiting operations per seed. Every VM
+# ends where its last operation says (a read outside RAM), no frame leaks,
+# and the next VM runs.
+F="$G/long64-fuzz.bin"
+boot fuzz bochs 300 \
+	-m "$F name=fuzz1 mode=long64 mem=8M -- seed=1" \
+	-m "$F name=fuzz2 mode=long64 mem=8M ept=lazy -- seed=2" \
+	-m "$F name=fuzz3 mode=long64 mem=8M -- seed=20261123" -m "$CANARY"
+for s in 1 2 3; do
+	expect "fuzz$s: 100000 operations done" "^\\[cpu0\\] fuzz$s\\| fuzz: 100000 operations done: #GP [0-9]+, #UD [0-9]+"
+	last=$(sed -n "s/.*fuzz$s| fuzz: last, a read outside RAM at \\(0x[0-9a-f]*\\).*/\\1/p" "$BOOT_LOG")
+	expect "fuzz$s: ends at its last read outside RAM, exactly" \
+		"^\\[cpu0\\] VM-END name=fuzz$s cause=ept-violation status=$((${last:-1})) "
+done
+expect_none "fuzz: no unexpected exception in the guest" 'unexpected exception'
+expect "fuzz: no frame leaked" '^\[cpu0\] frames: [0-9]+ free before the first VM and after the last$'
+expect_canaries 1
+isolation_holds
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

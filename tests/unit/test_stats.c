@@ -75,22 +75,26 @@ static void test_key_zero_counts(void **state)
 	assert_int_equal(top[0].count, 3);
 }
 
-/* Past STATS_KEYS distinct keys, exits are counted as untracked, and
- * every key already in the table keeps counting. */
+/* Many more distinct keys than slots: the exits that find no slot within
+ * STATS_PROBES count as untracked, none is lost, and a key already in the
+ * table keeps counting. */
 static void test_full_table_counts_untracked(void **state)
 {
 	(void)state;
 	struct stats_key top[STATS_TOP];
+	uint64_t tracked = 0;
 
-	for (uint32_t k = 0; k < STATS_KEYS; k++)
-		count_n(0x1000 + k, 1);
-	count_n(0x9999, 5);
-	assert_int_equal(untracked, 5);
-	count_n(0x1000 + 7, 9);
+	count_n(0x3f8, 2);
+	for (uint32_t k = 0; k < 4 * STATS_KEYS; k++)
+		count_n(0x10000 + k, 1);
+	for (unsigned i = 0; i < STATS_KEYS; i++)
+		tracked += table[i].count;
+	assert_true(untracked >= 3 * STATS_KEYS);
+	assert_int_equal(tracked + untracked, 2 + 4 * STATS_KEYS);
+	count_n(0x3f8, 9);
 	assert_int_equal(stats_top(table, top), STATS_TOP);
-	assert_int_equal(top[0].key, 0x1000 + 7);
-	assert_int_equal(top[0].count, 10);
-	assert_int_equal(untracked, 5);
+	assert_int_equal(top[0].key, 0x3f8);
+	assert_int_equal(top[0].count, 11);
 }
 
 int main(void)
