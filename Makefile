@@ -6,6 +6,7 @@
 #   make unit     the unit tests only
 #   make bench    performance figures in Bochs (exit path, boot, EPT, Linux; docs/performance.md)
 #   make profile  instructions per function on the exit path (Bochs debugger trace)
+#   make fuzz     the libFuzzer harnesses, FUZZ_SECONDS (60) each (docs/security.md)
 #
 # Missing Debian packages are installed by tools/deps.sh (as root).
 
@@ -43,6 +44,14 @@ HOST_SRCS := vmx/stats.c boot/mbi.c boot/args.c boot/options.c drivers/format.c 
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+
+# libFuzzer harnesses for the parsers of untrusted bytes (tests/fuzz), on
+# the same sources, built with clang, ASan and UBSan. make fuzz runs each
+# for FUZZ_SECONDS; make test runs each for a few seconds.
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c11 -g -O1 -I. -DHV_HOST_TEST -D_GNU_SOURCE -Wall -Wextra -Werror \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
 HOST_OBJS := $(patsubst %.c,$(BUILD)/host/%.o,$(HOST_SRCS))
 
 # Test guests: flat binaries, linked where the loader puts each mode by
@@ -68,7 +77,7 @@ GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zon
 		-I tests/guests/lib
 GUEST_LIB := $(BUILD)/guests/lib/crt64.o $(BUILD)/guests/lib/guest.o
 
-.PHONY: all run test unit deps clean guests bench profile
+.PHONY: all run test unit deps clean guests bench profile fuzz
 .SECONDARY:
 all: $(BUILD)/hv.elf $(BUILD)/hv.iso
 
@@ -186,6 +195,16 @@ $(BUILD)/unit/%: tests/unit/%.c $(HOST_OBJS)
 	@$(if $(Q),echo "  UNIT    $@")
 	$(Q)$(CC) $(HCFLAGS) $< $(HOST_OBJS) -lcmocka -o $@
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(HOST_SRCS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZER  $@")
+	$(Q)clang $(FUZZ_CFLAGS) $< $(HOST_SRCS) -o $@
+
+fuzz:
+	@tools/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@tools/fuzz.sh $(FUZZ_SECONDS) $(FUZZERS)
+
 unit: $(UNIT_TESTS)
 	@tools/deps.sh test
 	@tests/run.sh --unit-only $(UNIT_TESTS)
@@ -207,8 +226,8 @@ profile:
 
 test:
 	@tools/deps.sh test
-	@$(MAKE) --no-print-directory all guests $(UNIT_TESTS)
-	@tests/run.sh $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory all guests $(UNIT_TESTS) $(FUZZERS)
+	@FUZZERS="$(FUZZERS)" tests/run.sh $(UNIT_TESTS)
 
 clean:
 	rm -rf $(BUILD)

@@ -93,7 +93,7 @@ static void acpi_setup(void)
 		if (!rsdp)
 			rsdp = acpi_scan_rsdp(0xe0000, 0x20000);
 	}
-	if (!rsdp || !acpi_parse(rsdp, hv_mapped_top, &acpi)) {
+	if (!rsdp || !acpi_parse(rsdp, 0, hv_mapped_top, &acpi)) {
 		log_warn("ACPI: no usable RSDP (%s): CPU count unknown, power-off by emulator ports only", how);
 		power_init(NULL);
 		return;

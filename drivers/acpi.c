@@ -31,6 +31,8 @@ bool acpi_rsdp_valid(const void *p, size_t avail)
 		return false;
 	if (r[15] < 2) /* ACPI 1.0: 20 bytes, RSDT only */
 		return true;
+	if (avail < 36) /* ACPI 2.0+: the length field and the XSDT address (found by tests/fuzz/fuzz_acpi) */
+		return false;
 	uint32_t len = rd32(r + 20);
 	return len >= 36 && len <= avail && acpi_checksum_ok(r, len);
 }
@@ -43,10 +45,16 @@ uint64_t acpi_scan_rsdp(uint64_t base, uint64_t len)
 	return 0;
 }
 
+/* Where tables may be read: [lo, limit). */
+struct window {
+	uint64_t lo, limit;
+};
+
 /* The table at PA if its header, length and checksum hold; else NULL. */
-static const uint8_t *table_at(struct acpi_info *ai, uint64_t pa, uint64_t limit)
+static const uint8_t *table_at(struct acpi_info *ai, uint64_t pa, struct window w)
 {
-	if (pa == 0 || pa >= limit || limit - pa < SDT_HEADER_LEN)
+	uint64_t limit = w.limit;
+	if (pa == 0 || pa < w.lo || pa >= limit || limit - pa < SDT_HEADER_LEN)
 		return NULL;
 	const uint8_t *t = ptr(pa);
 	uint32_t len = rd32(t + 4);
@@ -166,7 +174,7 @@ bool acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typ_a, uint8_t *typ_b
 	return false;
 }
 
-static void parse_fadt(struct acpi_info *ai, const uint8_t *t, uint64_t limit)
+static void parse_fadt(struct acpi_info *ai, const uint8_t *t, struct window w)
 {
 	uint32_t len = rd32(t + 4);
 
@@ -191,16 +199,18 @@ static void parse_fadt(struct acpi_info *ai, const uint8_t *t, uint64_t limit)
 	if (len >= 196 && rd64(t + 184 + 4))
 		ai->pm1b_cnt = gas_at(t + 184);
 
-	const uint8_t *d = table_at(ai, dsdt, limit);
+	const uint8_t *d = table_at(ai, dsdt, w);
 	if (d && !memcmp(d, "DSDT", 4))
 		ai->have_s5 = acpi_find_s5(d + SDT_HEADER_LEN, rd32(d + 4) - SDT_HEADER_LEN, &ai->slp_typ_a,
 					   &ai->slp_typ_b);
 }
 
-bool acpi_parse(uint64_t rsdp_addr, uint64_t limit, struct acpi_info *ai)
+bool acpi_parse(uint64_t rsdp_addr, uint64_t lo, uint64_t limit, struct acpi_info *ai)
 {
+	const struct window w = { lo, limit };
+
 	memset(ai, 0, sizeof(*ai));
-	if (rsdp_addr == 0 || rsdp_addr >= limit || limit - rsdp_addr < 20)
+	if (rsdp_addr == 0 || rsdp_addr < lo || rsdp_addr >= limit || limit - rsdp_addr < 20)
 		return false;
 	const uint8_t *r = ptr(rsdp_addr);
 	if (!acpi_rsdp_valid(r, limit - rsdp_addr))
@@ -217,20 +227,20 @@ bool acpi_parse(uint64_t rsdp_addr, uint64_t limit, struct acpi_info *ai)
 		root = rd64(r + 24);
 		esize = 8;
 	}
-	const uint8_t *rt = table_at(ai, root, limit);
+	const uint8_t *rt = table_at(ai, root, w);
 	if (!rt)
 		return false;
 	uint32_t n = (rd32(rt + 4) - SDT_HEADER_LEN) / esize;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *e = rt + SDT_HEADER_LEN + i * esize;
-		const uint8_t *t = table_at(ai, esize == 8 ? rd64(e) : rd32(e), limit);
+		const uint8_t *t = table_at(ai, esize == 8 ? rd64(e) : rd32(e), w);
 		if (!t)
 			continue;
 		ai->tables++;
 		if (!memcmp(t, "APIC", 4) && !ai->have_madt)
 			parse_madt(ai, t);
 		else if (!memcmp(t, "FACP", 4) && !ai->have_fadt)
-			parse_fadt(ai, t, limit);
+			parse_fadt(ai, t, w);
 	}
 	return true;
 }

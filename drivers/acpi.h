@@ -67,9 +67,11 @@ bool acpi_rsdp_valid(const void *p, size_t avail);
  * 5.2.5.1); 0 if none. */
 uint64_t acpi_scan_rsdp(uint64_t base, uint64_t len);
 
-/* Read the tables reachable from the RSDP at RSDP_ADDR; nothing at or above
- * LIMIT is read. False when the RSDP or its root table is unusable. */
-bool acpi_parse(uint64_t rsdp_addr, uint64_t limit, struct acpi_info *out);
+/* Read the tables reachable from the RSDP at RSDP_ADDR; nothing outside
+ * [LO, LIMIT) is read (the hypervisor: 0 to the top of its mapping; the
+ * fuzz harness: its buffer). False when the RSDP or its root table is
+ * unusable. */
+bool acpi_parse(uint64_t rsdp_addr, uint64_t lo, uint64_t limit, struct acpi_info *out);
 
 /* Decode the SLP_TYPa/b values of \_S5 from AML bytes (the DSDT). */
 bool acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typ_a, uint8_t *typ_b);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh [--unit-only] UNIT_BINARY...
 #
-# Runs the cmocka unit tests given, then (unless --unit-only) the boot
+# Runs the cmocka unit tests given, then the libFuzzer harnesses listed in
+# $FUZZERS for $FUZZ_SECONDS (3) each, then (unless --unit-only) the boot
 # tests of tests/boot/cases.sh, and ends with one line:
 #   N passed, N failed[, N skipped]
 # Logs go to build/test-logs/. Exit status: 0 when nothing failed.
@@ -42,6 +43,18 @@ for t in "$@"; do
 		echo "ok   unit $name: $p passed"
 	fi
 done
+
+# --- parser fuzzing: a few seconds per harness over its seeds ---------------
+if [ -n "${FUZZERS:-}" ]; then
+	# shellcheck disable=SC2086  # a list of paths
+	while IFS= read -r line; do
+		echo "$line"
+		case $line in
+		"ok   "*) PASSED=$((PASSED + 1)) ;;
+		"FAIL "*) FAILED=$((FAILED + 1)) ;;
+		esac
+	done < <(tools/fuzz.sh "${FUZZ_SECONDS:-3}" $FUZZERS)
+fi
 
 # --- boot tests -----------------------------------------------------------
 if [ "$unit_only" -eq 0 ]; then

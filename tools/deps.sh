@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# tools/deps.sh build|run|test: install the Debian packages that step needs,
+# tools/deps.sh build|run|test|fuzz: install the Debian packages that step needs,
 # if any are missing. As root it runs apt-get itself; otherwise it prints
 # the command to run and fails.
 set -euo pipefail
 
 build=(gcc binutils make grub-common grub-pc-bin grub-efi-amd64-bin xorriso mtools)
 run=("${build[@]}" bochs bochs-term bochsbios vgabios qemu-system-x86)
-test=("${run[@]}" ovmf libcmocka-dev)
+fuzz=(clang libclang-rt-14-dev)
+test=("${run[@]}" ovmf libcmocka-dev "${fuzz[@]}")
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 run) want=("${run[@]}") ;;
 test) want=("${test[@]}") ;;
-*) echo "usage: tools/deps.sh build|run|test" >&2; exit 2 ;;
+fuzz) want=("${fuzz[@]}") ;;
+*) echo "usage: tools/deps.sh build|run|test|fuzz" >&2; exit 2 ;;
 esac
 
 missing=()

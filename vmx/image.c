@@ -72,7 +72,10 @@ static bool add_segment(struct image_info *ii, struct image_segment s, uint64_t 
  * that holds it (identity for most kernels). */
 static bool parse_elf(const uint8_t *img, uint64_t len, struct image_info *ii, char *err, size_t errlen)
 {
-	bool is64 = img[4] == ELF_CLASS64;
+	/* The class byte decides the header's size: a file too short for
+	 * the smaller (ELF32) header has no class to read (found by
+	 * tests/fuzz/fuzz_image). */
+	bool is64 = len > 4 && img[4] == ELF_CLASS64;
 	uint64_t ehsize = is64 ? 64 : 52, entry, phoff;
 	unsigned phentsize, phnum, want_machine = is64 ? EM_X86_64 : EM_386;
 

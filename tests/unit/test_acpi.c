@@ -143,7 +143,7 @@ static void test_rsdp_v1_with_rsdt(void **state)
 	assert_true(acpi_rsdp_valid(r, 20));
 
 	struct acpi_info ai;
-	assert_true(acpi_parse(pa(r), UINT64_MAX, &ai));
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
 	assert_int_equal(ai.revision, 0);
 	assert_string_equal(ai.oem, "OEMOEM");
 	assert_int_equal(ai.tables, 2);
@@ -182,7 +182,7 @@ static void test_rsdp_v2_with_xsdt_and_bad_table(void **state)
 	assert_false(acpi_rsdp_valid(r, 30)); /* claims more than is readable */
 
 	struct acpi_info ai;
-	assert_true(acpi_parse(pa(r), UINT64_MAX, &ai));
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
 	assert_int_equal(ai.revision, 2);
 	assert_int_equal(ai.tables, 1);
 	assert_int_equal(ai.bad_tables, 1);
@@ -198,16 +198,16 @@ static void test_rsdp_checks(void **state)
 	r[8]++; /* checksum */
 	assert_false(acpi_rsdp_valid(r, 20));
 	struct acpi_info ai;
-	assert_false(acpi_parse(pa(r), UINT64_MAX, &ai));
-	assert_false(acpi_parse(0, UINT64_MAX, &ai));
+	assert_false(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
+	assert_false(acpi_parse(0, 0, UINT64_MAX, &ai));
 	/* a root table that crosses the limit is not read */
 	uint8_t *ok = take(20);
 	uint8_t *m = madt();
 	uint32_t e = (uint32_t)pa(m);
 	uint8_t *rsdt = sdt("RSDT", &e, 4);
 	rsdp_v1_at(ok, (uint32_t)pa(rsdt));
-	assert_false(acpi_parse(pa(ok), pa(rsdt) + 10, &ai));
-	assert_true(acpi_parse(pa(ok), pa(rsdt) + 40, &ai));
+	assert_false(acpi_parse(pa(ok), 0, pa(rsdt) + 10, &ai));
+	assert_true(acpi_parse(pa(ok), 0, pa(rsdt) + 40, &ai));
 	assert_int_equal(ai.tables, 1);
 }
 
@@ -236,7 +236,7 @@ static void test_malformed_madt_entry_stops(void **state)
 	uint32_t e = (uint32_t)pa(m);
 	uint8_t *r = rsdp_v1((uint32_t)pa(sdt("RSDT", &e, 4)));
 	struct acpi_info ai;
-	assert_true(acpi_parse(pa(r), UINT64_MAX, &ai));
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
 	assert_int_equal(ai.ncpus, 1);
 }
 
