@@ -13,7 +13,7 @@
 
 #include "mm/memmap.h"
 
-#define MBI_MAX_MODULES 16
+#define MBI_MAX_MODULES 64
 #define MBI_MAX_SIZE (16u << 20) /* larger is taken as corruption */
 
 enum mbi_tag_type {

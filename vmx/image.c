@@ -213,6 +213,13 @@ bool image_parse(const uint8_t *img, uint64_t len, struct image_info *ii, char *
 		ii->format = IMAGE_BZIMAGE;
 		return bzimage_parse(img, len, &ii->linux, err, errlen);
 	}
+	/* A Linux setup header whose boot flag is gone is a damaged kernel,
+	 * not code to run. (The flag alone is any boot sector: a flat
+	 * real-mode guest.) */
+	if (len >= 0x206 && !memcmp(img + 0x202, "HdrS", 4)) {
+		fmt_snprintf(err, errlen, "a Linux setup header (HdrS) without the 0xAA55 boot flag: a damaged bzImage");
+		return false;
+	}
 	ii->format = IMAGE_FLAT;
 	return true;
 }

@@ -87,9 +87,10 @@ static bool place_flat(struct vm *vm, struct blob image, struct image_info *ii, 
 	ii->seg[0] = (struct image_segment){ 0, image.len, load, image.len };
 	ii->nseg = 1;
 	ii->entry = c->entry_set ? c->entry : load;
-	if (c->mode == MODE_REAL && ii->entry >= 0x100000) {
-		fmt_snprintf(err, errlen, "entry=%#llx is not reachable in real mode (below 1 MiB)",
-			     (unsigned long long)ii->entry);
+	if (c->mode == MODE_REAL && (load + image.len > 0x100000 || ii->entry >= 0x100000)) {
+		fmt_snprintf(err, errlen, "%s=%#llx: a real-mode guest must lie below 1 MiB",
+			     ii->entry >= 0x100000 && c->entry_set ? "entry" : "load",
+			     (unsigned long long)(ii->entry >= 0x100000 && c->entry_set ? ii->entry : load));
 		return false;
 	}
 	if (c->mode == MODE_PROT32 && ii->entry > 0xffffffffull) {
@@ -408,6 +409,10 @@ bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct bo
 	const struct vm_config *c = &vm->cfg;
 	struct image_info ii;
 
+	if (image.len == 0) {
+		fmt_snprintf(err, errlen, "the module is empty (0 bytes): nothing to run");
+		return false;
+	}
 	if (!image_parse(image.data, image.len, &ii, err, errlen))
 		return false;
 	if (ii.format == IMAGE_FLAT) {

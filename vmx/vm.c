@@ -252,6 +252,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 	static struct vm vm; /* one at a time for now; zeroed per VM */
 	unsigned failed = 0, vms = 0;
 	bool entered = false;
+	const char *passthrough_name = NULL; /* the one VM that is the machine's own OS */
 	uint64_t free_before = hv_frames.free;
 
 	for (unsigned i = 0; i < m->nmods; i++) {
@@ -269,6 +270,17 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		vm.vcpu.cause = CAUSE_RUNNING;
 
 		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm.cfg, err, sizeof(err));
+		if (ok && vm.cfg.passthrough && passthrough_name) {
+			/* One OS owns the machine; a second is a mistake in the
+			 * GRUB entry, not something to run after the first. */
+			fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it",
+				     passthrough_name);
+			ok = false;
+		} else if (ok && vm.cfg.passthrough) {
+			static char name[VM_NAME_MAX];
+			fmt_snprintf(name, sizeof(name), "%s", vm.cfg.name);
+			passthrough_name = name;
+		}
 		if (ok) {
 			if (vm.cfg.passthrough)
 				log_info("VM %s: the machine's own OS (passthrough), image %llu bytes%s", vm.cfg.name,

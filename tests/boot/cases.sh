@@ -311,6 +311,63 @@ expect "fuzz: no frame leaked" '^\[cpu0\] frames: [0-9]+ free before the first V
 expect_canaries 1
 isolation_holds
 
+# Bad boot input (issue 6): each bad module gets one clear error line and
+# cause=error, and the canary after it still runs. The damaged files are
+# made here from good ones: an empty file, an ELF cut to 100 bytes, an ELF
+# whose program headers point past its end, the bzImage header of the
+# fuzz corpus without its boot flag or with protocol 2.01.
+mkdir -p build/tests
+: >build/tests/empty.bin
+head -c 100 "$G/elf64-kernel.elf" >build/tests/trunc.elf
+cp "$G/elf64-kernel.elf" build/tests/corrupt.elf
+printf '\xff\xff\xff\x7f' | dd of=build/tests/corrupt.elf bs=1 seek=32 conv=notrunc 2>/dev/null
+cp tests/fuzz/corpus/image/bzimage build/tests/bz-magic.bin
+printf '\x00\x00' | dd of=build/tests/bz-magic.bin bs=1 seek=$((0x1fe)) conv=notrunc 2>/dev/null
+cp tests/fuzz/corpus/image/bzimage build/tests/bz-old.bin
+printf '\x01\x02' | dd of=build/tests/bz-old.bin bs=1 seek=$((0x206)) conv=notrunc 2>/dev/null
+boot badinput bochs 120 -c 'no_such_option=1' \
+	-m "tests/guests/multiboot-initrd.txt initrd" -m "$CANARY" \
+	-m "build/tests/empty.bin name=empty" -m "$CANARY" \
+	-m "build/tests/trunc.elf name=trunc" -m "$CANARY" \
+	-m "build/tests/corrupt.elf name=corrupt" -m "$CANARY" \
+	-m "build/tests/bz-magic.bin name=bzmagic" -m "$CANARY" \
+	-m "build/tests/bz-old.bin name=bzold" -m "$CANARY" \
+	-m "$G/real-hlt.bin name=mem0 mem=0" -m "$CANARY" \
+	-m "$G/real-hlt.bin name=huge mem=60G" -m "$CANARY" \
+	-m "$G/real-hlt.bin name=badkey frobnicate=1" -m "$CANARY" \
+	-m "$G/long64-basic.bin name=loadout mode=long64 mem=16M load=0x10000000" -m "$CANARY" \
+	-m "$G/long64-basic.bin name=loadlow mode=long64 load=0x2000" -m "$CANARY" \
+	-m "$G/real-hlt.bin name=realhigh load=0x200000" -m "$CANARY" \
+	-m "$G/long64-hostile-at16m.bin name=pt1 passthrough mode=long64 load=0x1000000 timeout=60 -- test=probe addr=$SECRET_ADDR" \
+	-m "$G/long64-hostile-at16m.bin name=pt2 passthrough mode=long64 load=0x1000000 -- test=probe addr=$SECRET_ADDR" \
+	-m "$CANARY"
+expect "unknown hypervisor option: one warning" "warning: unknown option 'no_such_option' ignored"
+expect "an initrd with no kernel before it" 'error: module 0 is an initrd with no kernel module before it: ignored'
+expect "an empty module" 'error: VM empty: the module is empty \(0 bytes\): nothing to run$'
+expect "a truncated ELF" 'error: VM trunc: ELF program headers are missing or truncated$'
+expect "a corrupt ELF" 'error: VM corrupt: ELF program headers are missing or truncated$'
+expect "a bzImage with a bad boot flag" 'error: VM bzmagic: a Linux setup header \(HdrS\) without the 0xAA55 boot flag'
+expect "a bzImage of an old protocol" 'error: VM bzold: Linux boot protocol 2.01 is too old \(2.12 or later is needed\)$'
+expect "mem=0" "error: VM mem0: bad value for 'mem': '0'"
+expect "mem= larger than free memory" 'error: VM huge: not enough memory for mem=61440M \([0-9]+ MiB free\)$'
+expect "an unknown module key" "error: VM badkey: unknown key 'frobnicate'"
+expect "a load address outside RAM" "error: VM loadout: flat binary segment 0x10000000-0x[0-9a-f]+ does not fit in the VM's RAM$"
+expect "a load address over the loader's page tables" 'error: VM loadlow: 64-bit images load at 0x10000 or above'
+expect "load= in real mode above 1 MiB" 'error: VM realhigh: load=0x200000: a real-mode guest must lie below 1 MiB$'
+expect "two passthrough VMs: the second is refused" 'error: VM pt2: only one passthrough VM per boot, and VM pt1 was it$'
+for n in empty trunc corrupt bzmagic bzold mem0 huge badkey loadout loadlow realhigh pt2; do
+	expect "$n: cause=error, no exit" "^\\[cpu0\\] VM-END name=$n cause=error status=0 exits=0$"
+done
+expect_canaries 13
+expect "the errors are counted" '^\[cpu0\] HV-END vms=26 failed=13$'
+isolation_holds
+
+# No modules at all: said plainly, then on_exit.
+boot nomodules bochs 60
+expect "no modules: said so" 'modules: 0 \(no guests given: add module2 lines to the GRUB entry\)'
+expect "no modules: on_exit applies" 'nothing left to run: on_exit=poweroff'
+expect_rc "no modules: powers off" 0
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
