@@ -15,12 +15,12 @@ for f in "$@"; do
 	name=${f##*/fuzz_}
 	seeds=tests/fuzz/corpus/$name
 	corpus=build/fuzz/corpus/$name
-	log=build/fuzz/$name.log
+	log=build/fuzz/$name-${secs}s.log
 	mkdir -p "$corpus" "$seeds"
 	"$f" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="build/fuzz/crash-$name-" \
 		"$corpus" "$seeds" >"$log" 2>&1
 	rc=$?
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	if [ "$rc" -eq 0 ] && [ -n "$execs" ]; then
 		echo "ok   fuzz $name: $execs executions in $secs s, $(find "$corpus" -type f | wc -l) inputs in the corpus"
 	else

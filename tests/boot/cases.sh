@@ -238,10 +238,13 @@ boot probes bochs 120 \
 	-m "$H name=g64 mode=long64 mem=4M -- test=probe write=1 addr=0x1000000000" -m "$CANARY" \
 	-m "$H name=top mode=long64 mem=4M -- test=probe addr=top" -m "$CANARY" \
 	-m "$H name=exec mode=long64 mem=4M -- test=exec addr=0x80000000" -m "$CANARY" \
+	-m "$H name=insb mode=long64 mem=4M -- test=strio-in addr=0x800000" -m "$CANARY" \
+	-m "$H name=outsb mode=long64 mem=4M -- test=strio-out addr=0x1000000000" -m "$CANARY" \
 	-m "$H name=hv mode=long64 mem=2M -- test=probe write=1 addr=$SECRET_ADDR" -m "$CANARY" \
 	-m "$G/long64-hostile-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60 -- test=probe addr=$SECRET_ADDR" \
 	-m "$CANARY"
-for p in past:0x400000 g1:0x40000000 g4:0xfffff000 g64:0x1000000000 exec:0x80000000 hv:$SECRET_ADDR pt:$SECRET_ADDR; do
+for p in past:0x400000 g1:0x40000000 g4:0xfffff000 g64:0x1000000000 exec:0x80000000 insb:0x800000 outsb:0x1000000000 \
+	hv:$SECRET_ADDR pt:$SECRET_ADDR; do
 	expect "probe ${p%%:*}: cause=ept-violation at exactly ${p#*:}" \
 		"^\\[cpu0\\] VM-END name=${p%%:*} cause=ept-violation status=$((${p#*:})) "
 done
@@ -250,7 +253,18 @@ expect "probe top: the last page below the physical-address width, exactly" \
 	"^\\[cpu0\\] VM-END name=top cause=ept-violation status=$((${top:-0})) "
 expect "the error names the access" "error: VM g64: ept-violation: write of guest-physical 0x1000000000 \\(outside its RAM\\)"
 expect "an instruction fetch outside RAM is named" "error: VM exec: ept-violation: fetch of guest-physical 0x80000000"
-expect_canaries 8
+expect_canaries 10
+isolation_holds
+
+# The passthrough VM at the top of the physical-address width (device
+# memory is mapped up to 512 GiB, so that is where its RAM view ends).
+boot ptprobe bochs 60 \
+	-m "$G/long64-hostile-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60 -- test=probe write=1 addr=top" \
+	-m "$CANARY"
+top=$(sed -n 's/.*pt| probe: write of guest-physical \(0x[0-9a-f]*\).*/\1/p' "$BOOT_LOG")
+expect "passthrough probe at the top of the physical-address width, exactly" \
+	"^\\[cpu0\\] VM-END name=pt cause=ept-violation status=$((${top:-0})) "
+expect_canaries 1
 isolation_holds
 
 # VMX instructions, MSRs, control registers, XSETBV/INVD/WBINVD and
@@ -262,7 +276,8 @@ boot hostile bochs 300 \
 	-m "$H name=cr mode=long64 mem=4M -- test=cr" -m "$CANARY" \
 	-m "$H name=misc mode=long64 mem=4M -- test=misc" -m "$CANARY" \
 	-m "$H name=ports mode=long64 mem=4M -- test=ports" -m "$CANARY" \
-	-m "$H name=hypercalls mode=long64 mem=4M -- test=hypercalls" -m "$CANARY"
+	-m "$H name=hypercalls mode=long64 mem=4M -- test=hypercalls" -m "$CANARY" \
+	-m "$H name=strio mode=long64 mem=4M -- test=strio" -m "$CANARY"
 expect "vmx: all 12 VMX instructions raise #UD in the guest" '^\[cpu0\] vmx\| vmx: 12 VMX instructions, 12 raised #UD$'
 expect "msr: three ranges read, each MSR a value or #GP" '^\[cpu0\] msr\| msr: [0-9]+ MSRs read, [0-9]+ #GP; '
 expect "msr: garbage into the hypervisor's MSRs" 'msr\| msr: garbage written into 12 MSRs the hypervisor depends on'
@@ -272,10 +287,12 @@ expect "misc: self-modifying code runs its new bytes" 'misc\| misc: self-modifyi
 expect "ports: all 65536 ports, every size" 'ports\| ports: 393213 accesses on 65536 ports, every size, no fault'
 expect "hypercalls: every function number, garbage arguments" \
 	'hypercalls\| hypercalls: 65535 functions with garbage arguments, 65534 returned -1'
-for t in vmx msr cr misc ports hypercalls; do
+expect "strio: DF set, addr32 with RCX = 2^32, #PF at the top" \
+	'strio\| strio: DF=1 both ways, addr32 with RCX = 2\^32, #PF at the top of the address space$'
+for t in vmx msr cr misc ports hypercalls strio; do
 	expect "$t: no check failed (status=0)" "^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 "
 done
-expect_canaries 6
+expect_canaries 7
 isolation_holds
 
 # A loop that never exits, HLT with nothing to wake it, a triple fault:

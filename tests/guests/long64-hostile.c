@@ -24,6 +24,12 @@
  *   test=hypercalls              VMCALL with every function 0-0xffff (the
  *                                exit function excepted) and garbage
  *                                arguments
+ *   test=strio                   REP INS/OUTS with DF set, a 32-bit address
+ *                                size with RCX = 2^32, a source at the top
+ *                                of the address space (#PF)
+ *   test=strio-in addr=A         REP INSB (RCX = 2^32) into A outside RAM,
+ *   test=strio-out addr=A        REP OUTSB (RCX = 2^64-1) from A: the VM
+ *                                ends with cause=ept-violation status=A
  *   test=busy                    a loop that never exits: ends by timeout=
  *   test=hlt                     HLT with interrupts on and nothing to wake
  *                                it: ends by timeout=
@@ -374,36 +380,102 @@ static uint64_t test_hypercalls(void)
 
 /* ----------------------------------------------------------------------------------- */
 
+/* --- string IO edge cases ---------------------------------------------------------- */
+
+/* REP INSB/OUTSB that stay in RAM: the direction flag, a 32-bit address
+ * size with RCX = 2^32 (ECX = 0: nothing to do), and a source at the top
+ * of the address space, which is not mapped: #PF with CR2 there. */
+static uint64_t test_strio(void)
+{
+	static uint8_t buf[64];
+	uint64_t rdi = (uint64_t)&buf[47], rcx = 16;
+
+	/* INSB backwards from the LSR (0x60 each): buf[32..47], RDI ends 16 lower */
+	__asm__ volatile("std; rep insb; cld" : "+D"(rdi), "+c"(rcx) : "d"((uint16_t)(COM1 + 5)) : "memory");
+	CHECK(rdi == (uint64_t)&buf[31] && rcx == 0 && buf[32] == 0x60 && buf[47] == 0x60 && buf[31] == 0 && buf[48] == 0,
+	      "strio: REP INSB with DF=1: RDI %#llx RCX %llu", (unsigned long long)rdi, (unsigned long long)rcx);
+	uint64_t rsi = (uint64_t)&buf[47];
+	rcx = 16;
+	__asm__ volatile("std; rep outsb; cld" : "+S"(rsi), "+c"(rcx) : "d"((uint16_t)0x80) : "memory");
+	CHECK(rsi == (uint64_t)&buf[31] && rcx == 0, "strio: REP OUTSB with DF=1: RSI %#llx RCX %llu",
+	      (unsigned long long)rsi, (unsigned long long)rcx);
+	/* RCX = 2^32 with a 32-bit address size: ECX counts, and it is 0 */
+	rsi = (uint64_t)buf;
+	rcx = 1ull << 32;
+	__asm__ volatile("addr32 rep outsb" : "+S"(rsi), "+c"(rcx) : "d"((uint16_t)0x80) : "memory");
+	CHECK(rcx == 1ull << 32 && rsi == (uint64_t)buf, "strio: addr32 REP OUTSB with ECX = 0 moved RSI/RCX");
+	/* A source at the top of the address space: not mapped, #PF */
+	rsi = 0xfffffffffffffff0ull;
+	rcx = 8;
+	fault_vector = NO_FAULT;
+	__asm__ volatile("1: rep outsb\n2:\n\t" EXTABLE(1b, 2b) : "+S"(rsi), "+c"(rcx) : "d"((uint16_t)0x80) : "memory");
+	uint64_t cr2;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+	CHECK(fault_vector == VEC_PF && cr2 == 0xfffffffffffffff0ull && rcx == 8,
+	      "strio: REP OUTSB from the top of the address space: fault %d, CR2 %#llx, RCX %llu", fault_vector,
+	      (unsigned long long)cr2, (unsigned long long)rcx);
+	print("strio: DF=1 both ways, addr32 with RCX = 2^32, #PF at the top of the address space");
+	return failures;
+}
+
+/* REP OUTSB (RCX = 2^64-1) from, or REP INSB (RCX = 2^32) into, guest-
+ * physical A outside RAM: the VM ends at A. */
+static uint64_t test_strio_outside(bool in)
+{
+	uint64_t a = arg_u64("addr", 0), rcx = in ? 1ull << 32 : ~0ull;
+	map_identity(a);
+	print("strio: REP %s with RCX %#llx at %#llx", in ? "INSB" : "OUTSB", (unsigned long long)rcx,
+	      (unsigned long long)a);
+	if (in)
+		__asm__ volatile("rep insb" : "+D"(a), "+c"(rcx) : "d"((uint16_t)(COM1 + 5)) : "memory");
+	else
+		__asm__ volatile("rep outsb" : "+S"(a), "+c"(rcx) : "d"((uint16_t)0x80) : "memory");
+	print("strio: came back");
+	return 1;
+}
+
+static uint64_t test_strio_in(void)
+{
+	return test_strio_outside(true);
+}
+
+static uint64_t test_strio_out(void)
+{
+	return test_strio_outside(false);
+}
+
+static uint64_t test_busy(void)
+{
+	print("busy: a loop that never exits");
+	for (;;)
+		__asm__ volatile("");
+	__builtin_unreachable();
+}
+
+static uint64_t test_hlt(void)
+{
+	print("hlt: HLT with interrupts on and nothing to wake it");
+	__asm__ volatile("sti; hlt");
+	print("hlt: woke up");
+	return 1;
+}
+
+static const struct {
+	const char *name;
+	uint64_t (*run)(void);
+} tests[] = {
+	{ "probe", test_probe }, { "exec", test_exec },		    { "vmx", test_vmx },   { "msr", test_msr },
+	{ "cr", test_cr },	 { "ports", test_ports },	    { "misc", test_misc }, { "hypercalls", test_hypercalls },
+	{ "busy", test_busy },	 { "hlt", test_hlt },		    { "strio", test_strio }, { "strio-in", test_strio_in },
+	{ "strio-out", test_strio_out },
+};
+
 uint64_t guest_main(void)
 {
 	print("hostile: %s", cmdline());
-	if (arg_is("test", "probe"))
-		return test_probe();
-	if (arg_is("test", "exec"))
-		return test_exec();
-	if (arg_is("test", "vmx"))
-		return test_vmx();
-	if (arg_is("test", "msr"))
-		return test_msr();
-	if (arg_is("test", "cr"))
-		return test_cr();
-	if (arg_is("test", "ports"))
-		return test_ports();
-	if (arg_is("test", "misc"))
-		return test_misc();
-	if (arg_is("test", "hypercalls"))
-		return test_hypercalls();
-	if (arg_is("test", "busy")) {
-		print("busy: a loop that never exits");
-		for (;;)
-			__asm__ volatile("");
-	}
-	if (arg_is("test", "hlt")) {
-		print("hlt: HLT with interrupts on and nothing to wake it");
-		__asm__ volatile("sti; hlt");
-		print("hlt: woke up");
-		return 1;
-	}
-	print("hostile: no test=probe|exec|vmx|msr|cr|ports|misc|hypercalls|busy|hlt given");
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (arg_is("test", tests[i].name))
+			return tests[i].run();
+	print("hostile: no test=probe|exec|vmx|msr|cr|ports|misc|hypercalls|strio|strio-in|strio-out|busy|hlt given");
 	return 1;
 }
