@@ -1,12 +1,7 @@
 #include "arch-x86/gdt.h"
 
+#include "arch-x86/percpu.h"
 #include "arch-x86/string.h"
-
-#define IST_STACK_SIZE 8192
-
-static uint64_t gdt[5] __attribute__((aligned(16)));
-static struct tss tss __attribute__((aligned(16)));
-static uint8_t ist_stacks[IST_COUNT][IST_STACK_SIZE] __attribute__((aligned(16)));
 
 struct descriptor_ptr {
 	uint16_t limit;
@@ -15,22 +10,24 @@ struct descriptor_ptr {
 
 uint64_t gdt_base(void)
 {
-	return (uintptr_t)gdt;
+	return (uintptr_t)this_cpu()->gdt;
 }
 
 uint64_t tss_base(void)
 {
-	return (uintptr_t)&tss;
+	return (uintptr_t)&this_cpu()->tss;
 }
 
-void gdt_init(void)
+void gdt_init(struct cpu *c)
 {
-	uint64_t t = (uintptr_t)&tss;
-	uint64_t limit = sizeof(tss) - 1;
+	uint64_t *gdt = c->gdt;
+	struct tss *tss = &c->tss;
+	uint64_t t = (uintptr_t)tss;
+	uint64_t limit = sizeof(*tss) - 1;
 
 	for (int i = 0; i < IST_COUNT; i++)
-		tss.ist[i] = (uintptr_t)&ist_stacks[i][IST_STACK_SIZE];
-	tss.iomap_base = sizeof(tss); /* no IO permission bitmap */
+		tss->ist[i] = c->ist_base + (uint64_t)(i + 1) * IST_STACK_SIZE;
+	tss->iomap_base = sizeof(*tss); /* no IO permission bitmap */
 
 	gdt[0] = 0;
 	gdt[GDT_CODE / 8] = 0x00af9a000000ffffull; /* 64-bit code, DPL 0, present */
@@ -41,7 +38,7 @@ void gdt_init(void)
 			   (t >> 24 & 0xff) << 56;
 	gdt[GDT_TSS / 8 + 1] = t >> 32;
 
-	struct descriptor_ptr p = { sizeof(gdt) - 1, (uintptr_t)gdt };
+	struct descriptor_ptr p = { sizeof(c->gdt) - 1, (uintptr_t)gdt };
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq %1\n\t"
 			 "leaq 1f(%%rip), %%rax\n\t"

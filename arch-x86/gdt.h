@@ -11,6 +11,7 @@
 
 /* IST slots (1-based, as the IDT gate encodes them). */
 enum { IST_DF = 1, IST_NMI = 2, IST_MC = 3, IST_COUNT = 3 };
+#define IST_STACK_SIZE 8192
 
 /* 64-bit TSS (SDM vol. 3A, 8.7 "Task management in 64-bit mode"). */
 struct tss {
@@ -24,10 +25,13 @@ struct tss {
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
-/* Load this CPU's GDT, segment registers and task register. */
-void gdt_init(void);
+struct cpu;
 
-/* What the VMCS host-state area needs (SDM vol. 3C, 27.5.2). */
+/* Fill C's GDT and TSS (IST stacks at C->ist_base) and load them on this
+ * CPU: GDT, segment registers, task register. */
+void gdt_init(struct cpu *c);
+
+/* This CPU's, for the VMCS host-state area (SDM vol. 3C, 27.5.2). */
 uint64_t gdt_base(void);
 uint64_t tss_base(void);
 

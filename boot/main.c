@@ -12,6 +12,7 @@
 #include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
+#include "arch-x86/percpu.h"
 #include "drivers/acpi.h"
 #include "drivers/console.h"
 #include "drivers/power.h"
@@ -127,9 +128,15 @@ static void pic_mask_all(void)
 
 __attribute__((noreturn)) void hv_main(uint32_t magic, uint64_t mbi_addr);
 
+/* The boot CPU's IST stacks; an AP's come from the frame pool. */
+static uint8_t bsp_ist[IST_COUNT * IST_STACK_SIZE] __attribute__((aligned(16)));
+
 void hv_main(uint32_t magic, uint64_t mbi_addr)
 {
 	(void)magic; /* checked by boot/start.S */
+	/* Per-CPU data first: every log line names its CPU. */
+	cpus[0].ist_base = (uintptr_t)bsp_ist;
+	percpu_enter(&cpus[0], 0, cpuid(1, 0).ebx >> 24);
 	enum mbi_status st = mbi_parse(phys_to_virt(mbi_addr), mbi_addr, &mbi);
 
 	/* Options first (quietly), so the console is where the user asked;
@@ -140,7 +147,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	console_set_level(options.loglevel);
 	if (options.console_hold)
 		console_hold();
-	gdt_init();
+	gdt_init(&cpus[0]);
 	idt_init();
 
 	log_info("hv " HV_VERSION ": bare-metal Intel VT-x hypervisor, booted by %s",

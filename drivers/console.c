@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 
+#include "arch-x86/percpu.h"
 #include "drivers/format.h"
 #include "drivers/uart.h"
 
@@ -36,10 +37,33 @@ static void uart_write(const char *s, unsigned long len)
 	}
 }
 
+/* One writer at a time, so lines from CPUs never interleave. */
+static volatile int console_lock;
+
+static void lock(void)
+{
+	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
+}
+
+static void unlock(void)
+{
+	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void write_locked(const char *s, unsigned long len);
+
 void console_write(const char *s, unsigned long len)
 {
 	if (!console_port)
 		return;
+	lock();
+	write_locked(s, len);
+	unlock();
+}
+
+static void write_locked(const char *s, unsigned long len)
+{
 	if (!holding) {
 		uart_write(s, len);
 		return;
@@ -63,10 +87,12 @@ void console_hold(void)
 
 void console_release(void)
 {
+	lock();
 	holding = false;
 	if (console_port)
 		uart_write(held, held_len);
 	held_len = 0;
+	unlock();
 }
 
 void console_flush(void)
@@ -89,8 +115,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
 	if (level > console_level)
 		return;
-	/* One CPU for now; the SMP issue makes this the current CPU's id. */
-	int len = fmt_snprintf(line, sizeof(line), "[cpu%u] %s", 0u, tag[level]);
+	int len = fmt_snprintf(line, sizeof(line), "[cpu%u] %s", this_cpu()->id, tag[level]);
 	va_start(ap, fmt);
 	len += fmt_vsnprintf(line + len, sizeof(line) - len, fmt, ap);
 	va_end(ap);

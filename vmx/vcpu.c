@@ -5,6 +5,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/gdt.h"
 #include "arch-x86/idt.h"
+#include "arch-x86/percpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
@@ -239,7 +240,7 @@ static void set_host_state(void)
 	vmcs_write16(HOST_GS_SELECTOR, 0);
 	vmcs_write16(HOST_TR_SELECTOR, GDT_TSS);
 	vmcs_writenat(HOST_FS_BASE, 0);
-	vmcs_writenat(HOST_GS_BASE, 0);
+	vmcs_writenat(HOST_GS_BASE, (uintptr_t)this_cpu()); /* per-CPU data (arch-x86/percpu.h) */
 	vmcs_writenat(HOST_TR_BASE, tss_base());
 	vmcs_writenat(HOST_GDTR_BASE, gdt_base());
 	vmcs_writenat(HOST_IDTR_BASE, idtr.base);

@@ -1,0 +1,15 @@
+#include "arch-x86/percpu.h"
+
+#include "arch-x86/cpu.h"
+#include "arch-x86/msr.h"
+
+struct cpu cpus[MAX_CPUS];
+unsigned ncpus = 1;
+
+void percpu_enter(struct cpu *c, unsigned id, uint32_t apic_id)
+{
+	c->self = c;
+	c->id = id;
+	c->apic_id = apic_id;
+	wrmsr(MSR_GS_BASE, (uintptr_t)c);
+}
