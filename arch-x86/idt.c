@@ -37,6 +37,11 @@ void idt_init(void)
 		unsigned ist = v == 8 ? IST_DF : v == 2 ? IST_NMI : v == 18 ? IST_MC : 0;
 		set_gate(v, (uintptr_t)trap_stubs + v * STUB_SIZE, ist);
 	}
+	idt_load();
+}
+
+void idt_load(void)
+{
 	struct {
 		uint16_t limit;
 		uint64_t base;

@@ -14,6 +14,8 @@ struct trap_frame {
 };
 
 void idt_init(void);
+/* Load the IDT idt_init built on this CPU (the APs share it). */
+void idt_load(void);
 
 /* NMIs taken while the hypervisor ran (vector 2): not errors, since with a
  * passthrough OS they belong to it; the run loop passes them on. */

@@ -9,12 +9,14 @@
 #include "arch-x86/cpuinfo.h"
 #include "arch-x86/gdt.h"
 #include "arch-x86/idt.h"
+#include "arch-x86/percpu.h"
+#include "arch-x86/smp.h"
 #include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
-#include "arch-x86/percpu.h"
 #include "drivers/acpi.h"
 #include "drivers/console.h"
+#include "drivers/format.h"
 #include "drivers/power.h"
 #include "drivers/uart.h"
 #include "mm/paging.h"
@@ -126,6 +128,50 @@ static void pic_mask_all(void)
 	outb(0xa1, 0xff);
 }
 
+/* Each AP, started by smp_start: VMX on, then it waits, parked, until
+ * there is work for it (issue 7). */
+static void ap_main(struct cpu *c)
+{
+	if (!vmx_ap_on()) {
+		log_err("left out: VMX could not be turned on");
+		cpu_park();
+	}
+	log_info("online: APIC id %u, VMXON region at %#llx", c->apic_id, (unsigned long long)c->vmxon_region);
+	c->online = true;
+	cpu_park();
+}
+
+/* A page of RAM below 1 MiB that nothing needs once GRUB is done (the
+ * boot information and the modules are skipped): the APs' start-up code
+ * runs there, during smp_start only. */
+static uint64_t free_low_page(void)
+{
+	struct mem_range r[16];
+	uint64_t top;
+	size_t n = mbi_usable_ranges(&mbi, r, 16, &top);
+
+	for (size_t i = 0; i < n && i < 16; i++) {
+		for (uint64_t pa = align_up(r[i].base > 0x1000 ? r[i].base : 0x1000, 4096);
+		     pa + 4096 <= r[i].end && pa < 0x100000; pa += 4096) {
+			bool used = pa < mbi.addr + mbi.size && mbi.addr < pa + 4096;
+			for (unsigned m = 0; m < mbi.nmods; m++)
+				used |= pa < mbi.mods[m].end && mbi.mods[m].start < pa + 4096;
+			if (!used)
+				return pa;
+		}
+	}
+	return 0;
+}
+
+static void report_cpus(unsigned online)
+{
+	char ids[200];
+	int n = 0;
+	for (unsigned i = 0; i < online && n < (int)sizeof(ids); i++)
+		n += fmt_snprintf(ids + n, sizeof(ids) - n, " %u", cpus[i].apic_id);
+	log_info("CPUs online: %u of %u in the MADT (APIC ids%s)", online, acpi.ncpus ? acpi.ncpus : 1, ids);
+}
+
 __attribute__((noreturn)) void hv_main(uint32_t magic, uint64_t mbi_addr);
 
 /* The boot CPU's IST stacks; an AP's come from the frame pool. */
@@ -194,6 +240,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	log_info("guests' local APIC: %s", hv_vmx.apicv ? "on the CPU's APIC virtualization" : "emulated");
 	cpuid_policy_init();
 	pic_mask_all();
+	report_cpus(smp_start(free_low_page(), ap_main));
 	isolation_init();
 
 	vms_run(&mbi, &options);

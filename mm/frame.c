@@ -58,6 +58,8 @@ void frame_pool_init(struct frame_pool *p, const struct mem_range *ranges, size_
 
 bool frame_is_free(const struct frame_pool *p, uint64_t addr)
 {
+	if (addr < p->base || (addr - p->base) >> PAGE_SHIFT >= p->nframes)
+		return false; /* not the pool's */
 	return bit_free(p, (addr - p->base) >> PAGE_SHIFT);
 }
 

@@ -2,10 +2,12 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
+#include "arch-x86/percpu.h"
 #include "arch-x86/string.h"
 #include "arch-x86/vmx_ops.h"
 #include "drivers/console.h"
 #include "arch-x86/tsc.h"
+#include "mm/frame.h"
 #include "mm/phys.h"
 #include "vmx/vmcs.h"
 
@@ -186,7 +188,6 @@ bool vmx_configure(void)
 	return true;
 }
 
-static uint64_t vmxon_region;
 
 bool vmx_on(void)
 {
@@ -207,21 +208,35 @@ bool vmx_on(void)
 	write_cr0(vmx_fixed_bits(read_cr0(), c->cr0_fixed0, c->cr0_fixed1));
 	write_cr4(vmx_fixed_bits(cr4 | CR4_VMXE, c->cr4_fixed0, c->cr4_fixed1));
 
-	vmxon_region = phys_alloc_page();
-	if (!vmxon_region) {
+	uint64_t region = phys_alloc_page();
+	if (!region) {
 		log_err("out of memory for the VMXON region");
 		return false;
 	}
-	*(uint32_t *)phys_to_virt(vmxon_region) = VMX_BASIC_REVISION(c->basic);
-	enum vmx_result r = vmxon(vmxon_region);
+	*(uint32_t *)phys_to_virt(region) = VMX_BASIC_REVISION(c->basic);
+	enum vmx_result r = vmxon(region);
 	if (r != VMX_OK) {
 		log_err("VMXON failed (%s): check IA32_FEATURE_CONTROL and the CR0/CR4 fixed bits",
 			r == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid: already in VMX operation");
+		frame_free(&hv_frames, region, 1);
 		return false;
 	}
+	this_cpu()->vmxon_region = region;
+	if (this_cpu()->id)
+		return true; /* an AP: the boot CPU reported the rest */
 	log_info("VMX on: VMXON region at %#llx, EPT pages up to %s, VPID %s, preemption timer %s",
-		 (unsigned long long)vmxon_region,
+		 (unsigned long long)region,
 		 hv_vmx.ept_max_leaf == 3 ? "1 GiB" : hv_vmx.ept_max_leaf == 2 ? "2 MiB" : "4 KiB",
 		 hv_vmx.vpid ? "on" : "off", hv_vmx.preemption_timer ? "on" : "off");
 	return true;
+}
+
+bool vmx_ap_on(void)
+{
+	uint64_t fc = feature_control_enable();
+	if ((fc & FEATURE_CONTROL_LOCK) && !(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
+		log_err("VMX disabled by firmware on this CPU (IA32_FEATURE_CONTROL %#llx)", (unsigned long long)fc);
+		return false;
+	}
+	return vmx_on();
 }

@@ -30,6 +30,10 @@ bool vmx_configure(void);
  * with the revision id, VMXON). False after logging why. */
 bool vmx_on(void);
 
+/* On an AP: FEATURE_CONTROL as on the boot CPU, then VMXON with a region of
+ * its own. */
+bool vmx_ap_on(void);
+
 /* Read CPUID and the IA32_VMX_* MSRs into hv_vmx_caps; if
  * IA32_FEATURE_CONTROL is unlocked, turn VMX on in it and lock it.
  * Prints the capability report and returns the verdict. */

@@ -385,6 +385,21 @@ expect "no modules: said so" 'modules: 0 \(no guests given: add module2 lines to
 expect "no modules: on_exit applies" 'nothing left to run: on_exit=poweroff'
 expect_rc "no modules: powers off" 0
 
+# Every CPU in the MADT started (issue 7): each AP comes up in long mode
+# on its own stacks, GDT and TSS, turns VMX on with its own VMXON region
+# and says so on lines of its own; the VMs still run.
+for n in 2 4; do
+	boot "smp$n" "bochs:$n" 60 -m "$G/long64-basic.bin name=basic mode=long64 mem=4M" -m "$CANARY"
+	for ((i = 1; i < n; i++)); do
+		expect "CPU $i online with VMX on, on a line of its own" \
+			"^\\[cpu$i\\] online: APIC id $i, VMXON region at 0x[0-9a-f]+$"
+	done
+	expect "all $n CPUs online" "^\\[cpu0\\] CPUs online: $n of $n in the MADT \\(APIC ids( [0-9]+){$n}\\)$"
+	expect "the VMs run" '^\[cpu0\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$'
+	expect_none "no exception on any CPU" 'hypervisor exception'
+	expect_rc "powers off with the APs parked" 0
+done
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

@@ -14,9 +14,11 @@ BOOT_NAME=
 BOOT_LOG=
 BOOT_RC=
 
+# boot NAME ENGINE[:CPUS] SECONDS MKIMAGE-ARGS...
 boot() {
 	BOOT_NAME=$1
-	local engine=$2 secs=$3
+	local engine=${2%%:*} secs=$3 cpus=1
+	[ "$2" = "$engine" ] || cpus=${2#*:}
 	shift 3
 	local iso=build/tests/$BOOT_NAME.iso
 	BOOT_LOG=$LOGS/$BOOT_NAME.log
@@ -29,7 +31,7 @@ boot() {
 	fi
 	local start=$SECONDS
 	# The UART sends CRLF; assertions match on plain lines.
-	tools/boot.sh -e "$engine" -t "$secs" "$iso" 2>"$LOGS/$BOOT_NAME.boot.err" | tr -d '\r' >"$BOOT_LOG"
+	tools/boot.sh -e "$engine" -c "$cpus" -t "$secs" "$iso" 2>"$LOGS/$BOOT_NAME.boot.err" | tr -d '\r' >"$BOOT_LOG"
 	BOOT_RC=${PIPESTATUS[0]}
 	if [ "$BOOT_RC" -eq 77 ]; then
 		echo "skip boot $BOOT_NAME: $(head -1 "$LOGS/$BOOT_NAME.boot.err")"

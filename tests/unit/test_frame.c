@@ -124,6 +124,12 @@ static void test_bad_requests(void **state)
 	assert_int_equal(frame_alloc(&pool, 57, PAGE_SIZE), 0);
 	assert_int_equal(pool.min_free, 56);
 	assert_int_equal(pool.failures, 5);
+	/* Frames outside the pool are not free, and asking is safe. */
+	assert_false(frame_is_free(&pool, 0x8000));
+	assert_false(frame_is_free(&pool, 2 * MiB));
+	assert_false(frame_is_free(&pool, ~0ull));
+	assert_true(frame_is_free(&pool, 2 * MiB - PAGE_SIZE));
+	assert_false(frame_is_free(&pool, 1 * MiB));
 }
 
 static void test_empty_pool(void **state)
