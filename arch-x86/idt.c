@@ -4,6 +4,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/gdt.h"
+#include "arch-x86/percpu.h"
 #include "drivers/console.h"
 
 _Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "vectors.S pushes 15 registers before the vector");
@@ -72,14 +73,13 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 	}
 }
 
-volatile unsigned hv_nmi_pending;
 
 void trap(struct trap_frame *tf)
 {
 	static int depth;
 
 	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */
-		hv_nmi_pending++;
+		percpu_inc32(nmi_pending);
 		return;
 	}
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";

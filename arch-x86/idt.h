@@ -19,7 +19,6 @@ void idt_load(void);
 
 /* NMIs taken while the hypervisor ran (vector 2): not errors, since with a
  * passthrough OS they belong to it; the run loop passes them on. */
-extern volatile unsigned hv_nmi_pending;
 
 /* Called by the common stub for every vector. */
 void trap(struct trap_frame *tf);

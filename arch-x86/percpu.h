@@ -24,10 +24,36 @@ struct cpu {
 	uint64_t ist_base; /* IST stacks (IST_COUNT x IST_STACK_SIZE) */
 	uint64_t stack_top; /* an AP's own stack; the boot CPU's is in boot/start.S */
 	uint64_t vmxon_region;
+	/* Events the exit path checks (percpu_read, one GS-relative load). */
+	volatile uint32_t nmi_pending; /* NMIs that arrived in VMX root operation */
+	uint8_t vmcs_failed;	       /* a VMREAD/VMWRITE failed (vmx/vmcs.h) */
 };
 
 extern struct cpu cpus[MAX_CPUS];
 extern unsigned ncpus; /* CPUs set up: the boot CPU and every AP started */
+
+/* One field of this CPU's struct cpu in one GS-relative instruction, for
+ * the exit path and the NMI handler (no pointer load, and an increment
+ * is a single instruction no interrupt can split). 8- and 32-bit fields. */
+#define PERCPU_OFF(field) __builtin_offsetof(struct cpu, field)
+#define percpu_read8(field)                                                                         \
+	__extension__({                                                                             \
+		uint8_t v_;                                                                         \
+		__asm__ volatile("movb %%gs:%c1, %0" : "=q"(v_) : "i"(PERCPU_OFF(field)) : "memory"); \
+		v_;                                                                                 \
+	})
+#define percpu_write8(field, v) \
+	__asm__ volatile("movb %0, %%gs:%c1" : : "qi"((uint8_t)(v)), "i"(PERCPU_OFF(field)) : "memory")
+#define percpu_read32(field)                                                                       \
+	__extension__({                                                                            \
+		uint32_t v_;                                                                       \
+		__asm__ volatile("movl %%gs:%c1, %0" : "=r"(v_) : "i"(PERCPU_OFF(field)) : "memory"); \
+		v_;                                                                                \
+	})
+#define percpu_write32(field, v) \
+	__asm__ volatile("movl %0, %%gs:%c1" : : "ri"((uint32_t)(v)), "i"(PERCPU_OFF(field)) : "memory")
+#define percpu_inc32(field) __asm__ volatile("incl %%gs:%c0" : : "i"(PERCPU_OFF(field)) : "memory")
+#define percpu_dec32(field) __asm__ volatile("decl %%gs:%c0" : : "i"(PERCPU_OFF(field)) : "memory")
 
 static inline struct cpu *this_cpu(void)
 {

@@ -1,5 +1,17 @@
 #include "mm/frame.h"
 
+/* One allocator for all CPUs: a spinlock around each public call. */
+static void pool_lock(struct frame_pool *p)
+{
+	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
+}
+
+static void pool_unlock(struct frame_pool *p)
+{
+	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
+}
+
 #include "arch-x86/string.h"
 
 static bool bit_free(const struct frame_pool *p, uint64_t i)
@@ -63,7 +75,7 @@ bool frame_is_free(const struct frame_pool *p, uint64_t addr)
 	return bit_free(p, (addr - p->base) >> PAGE_SHIFT);
 }
 
-void frame_reserve(struct frame_pool *p, uint64_t base, uint64_t end)
+static void frame_reserve_unlocked(struct frame_pool *p, uint64_t base, uint64_t end)
 {
 	base = align_down(base, PAGE_SIZE);
 	end = align_up(end, PAGE_SIZE);
@@ -88,7 +100,7 @@ static uint64_t next_aligned(const struct frame_pool *p, uint64_t i, uint64_t al
 	return (addr - p->base) >> PAGE_SHIFT;
 }
 
-uint64_t frame_alloc(struct frame_pool *p, uint64_t count, uint64_t align)
+static uint64_t frame_alloc_unlocked(struct frame_pool *p, uint64_t count, uint64_t align)
 {
 	if (count == 0 || count > p->free || align < PAGE_SIZE || (align & (align - 1))) {
 		p->failures++;
@@ -122,7 +134,7 @@ uint64_t frame_alloc(struct frame_pool *p, uint64_t count, uint64_t align)
 	return 0;
 }
 
-bool frame_free(struct frame_pool *p, uint64_t addr, uint64_t count)
+static bool frame_free_unlocked(struct frame_pool *p, uint64_t addr, uint64_t count)
 {
 	if (addr % PAGE_SIZE || addr < p->base || count == 0)
 		return false;
@@ -136,4 +148,27 @@ bool frame_free(struct frame_pool *p, uint64_t addr, uint64_t count)
 	p->free += count;
 	p->frees++;
 	return true;
+}
+
+void frame_reserve(struct frame_pool *p, uint64_t base, uint64_t end)
+{
+	pool_lock(p);
+	frame_reserve_unlocked(p, base, end);
+	pool_unlock(p);
+}
+
+uint64_t frame_alloc(struct frame_pool *p, uint64_t count, uint64_t align)
+{
+	pool_lock(p);
+	uint64_t r = frame_alloc_unlocked(p, count, align);
+	pool_unlock(p);
+	return r;
+}
+
+bool frame_free(struct frame_pool *p, uint64_t addr, uint64_t count)
+{
+	pool_lock(p);
+	bool r = frame_free_unlocked(p, addr, count);
+	pool_unlock(p);
+	return r;
 }

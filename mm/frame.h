@@ -23,6 +23,7 @@ struct frame_pool {
 	/* statistics, in frames */
 	uint64_t total, free, min_free;
 	uint64_t allocs, frees, failures;
+	volatile int lock; /* CPUs allocate for their VMs at the same time */
 };
 
 /* Bytes of bitmap needed to cover RANGES (sorted, as memmap_usable gives). */

@@ -104,7 +104,7 @@ static void handle_triple_fault(struct vcpu *v)
 	vm_end(v, CAUSE_TRIPLE_FAULT, 0);
 }
 
-static void hypercall_print(struct vcpu *v)
+static __attribute__((noinline)) void hypercall_print(struct vcpu *v)
 {
 	uint64_t addr = v->regs.gpr[REG_RBX], len = v->regs.gpr[REG_RCX];
 	char buf[256];
@@ -137,7 +137,7 @@ static void hypercall_print(struct vcpu *v)
 /* The words after "--" on the module's line, NUL-terminated, into the
  * guest's buffer at RBX of RCX bytes (cut to fit); RAX = the full length.
  * How a flat or ELF guest gets its arguments. */
-static void hypercall_cmdline(struct vcpu *v)
+static __attribute__((noinline)) void hypercall_cmdline(struct vcpu *v)
 {
 	const char *args = v->vm->cfg.kernel_args;
 	uint64_t len = strlen(args), size = v->regs.gpr[REG_RCX];
@@ -616,7 +616,7 @@ int vcpu_exit(struct vcpu *v)
 	} else {
 		unusual_exit(v, reason);
 	}
-	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || hv_nmi_pending || vmcs_failed(), 0))
+	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || percpu_read32(nmi_pending) || vmcs_failed(), 0))
 		return vcpu_attend(v);
 	return 0;
 }

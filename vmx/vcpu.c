@@ -373,12 +373,12 @@ static void entry_failed(struct vcpu *v, int how)
 static void pass_nmi(struct vcpu *v)
 {
 	if (!v->vm->cfg.passthrough) {
-		hv_nmi_pending = 0;
+		percpu_write32(nmi_pending, 0);
 		return;
 	}
 	if (vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID)
 		return; /* next time */
-	hv_nmi_pending--;
+	percpu_dec32(nmi_pending);
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
 }
 
@@ -394,7 +394,7 @@ int vcpu_attend(struct vcpu *v)
 			v->last_exit[(v->exits - 1) % LAST_EXITS]);
 		vm_end(v, CAUSE_ERROR, 0);
 	}
-	if (hv_nmi_pending && v->cause == CAUSE_RUNNING)
+	if (percpu_read32(nmi_pending) && v->cause == CAUSE_RUNNING)
 		pass_nmi(v);
 	return v->cause != CAUSE_RUNNING;
 }
@@ -408,7 +408,7 @@ void vcpu_run(struct vcpu *v, bool stats)
 	else if (c->timeout)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
 			 (unsigned long long)c->timeout);
-	if (hv_nmi_pending)
+	if (percpu_read32(nmi_pending))
 		pass_nmi(v);
 	int r = vmx_run(v, v->launched, stats ? vcpu_exit_timed : vcpu_exit);
 	if (v->exits)

@@ -6,8 +6,6 @@
 uint64_t vmcs_reads, vmcs_writes;
 #endif
 
-/* One CPU for now; becomes per-CPU with SMP. */
-bool vmcs_failed_flag;
 
 static const struct {
 	enum vmcs_field field;
@@ -65,7 +63,7 @@ const char *vmx_insn_error_name(uint32_t error)
  * no current VMCS even reading the error field fails VMfailInvalid. */
 void vmcs_fail(const char *op, enum vmcs_field field)
 {
-	vmcs_failed_flag = true;
+	percpu_write8(vmcs_failed, 1);
 	uint64_t e = 0;
 	if (vmread(VM_INSTRUCTION_ERROR, &e) != VMX_OK) {
 		log_err("%s %s (%#x) failed: VMfailInvalid (no current VMCS)", op, vmcs_field_name(field), field);

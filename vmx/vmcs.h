@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch-x86/percpu.h"
 #include "arch-x86/vmx_ops.h"
 
 enum vmcs_width { VMCS_W16 = 0, VMCS_W64 = 1, VMCS_W32 = 2, VMCS_WNAT = 3 };
@@ -236,16 +237,16 @@ enum { ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1, ACTIVITY_SHUTDOWN = 2, ACTIVITY_WA
  * a VMREAD costs three instructions with its field number.
  */
 void vmcs_fail(const char *op, enum vmcs_field field);
-extern bool vmcs_failed_flag;
 
+/* This CPU's (struct cpu): each CPU has its own current VMCS. */
 static inline bool vmcs_failed(void)
 {
-	return vmcs_failed_flag;
+	return percpu_read8(vmcs_failed);
 }
 
 static inline void vmcs_clear_failed(void)
 {
-	vmcs_failed_flag = false;
+	percpu_write8(vmcs_failed, 0);
 }
 
 #ifdef HV_COUNT_VMCS
