@@ -128,8 +128,8 @@ static void pic_mask_all(void)
 	outb(0xa1, 0xff);
 }
 
-/* Each AP, started by smp_start: VMX on, then it waits, parked, until
- * there is work for it (issue 7). */
+/* Each AP, started by smp_start: VMX on, then it runs VMs with the others
+ * (vms_ap_worker) and parks when none is left. */
 static void ap_main(struct cpu *c)
 {
 	if (!vmx_ap_on()) {
@@ -137,7 +137,9 @@ static void ap_main(struct cpu *c)
 		cpu_park();
 	}
 	log_info("online: APIC id %u, VMXON region at %#llx", c->apic_id, (unsigned long long)c->vmxon_region);
+	isolation_cpu_init();
 	c->online = true;
+	vms_ap_worker();
 	cpu_park();
 }
 

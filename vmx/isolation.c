@@ -4,6 +4,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
+#include "arch-x86/percpu.h"
 #include "drivers/console.h"
 
 extern const char __image_start[], __rodata_end[];
@@ -35,7 +36,7 @@ static const struct {
 	{ MSR_IA32_APIC_BASE, "APIC_BASE", ~(APIC_BASE_EXTD | APIC_BASE_EN) },
 };
 #define NWATCHED (sizeof(watched) / sizeof(watched[0]))
-static uint64_t watched_value[NWATCHED];
+static uint64_t watched_value[MAX_CPUS][NWATCHED]; /* each CPU's own (GS base differs) */
 
 /* FNV-1a over 64-bit words: the image's text and read-only data. */
 static uint64_t sum_image(void)
@@ -69,13 +70,18 @@ void isolation_init(void)
 {
 	secret = random64();
 	image_sum = sum_image();
-	for (unsigned i = 0; i < NWATCHED; i++)
-		watched_value[i] = rdmsr(watched[i].msr);
+	isolation_cpu_init();
 	log_info("isolation: secret %016llx at %#llx; text and read-only data %#llx-%#llx, sum %016llx; %u host MSRs "
 		 "watched",
 		 (unsigned long long)secret, (unsigned long long)(uintptr_t)&secret,
 		 (unsigned long long)(uintptr_t)__image_start, (unsigned long long)(uintptr_t)__rodata_end,
 		 (unsigned long long)image_sum, (unsigned)NWATCHED);
+}
+
+void isolation_cpu_init(void)
+{
+	for (unsigned i = 0; i < NWATCHED; i++)
+		watched_value[this_cpu()->id][i] = rdmsr(watched[i].msr);
 }
 
 bool isolation_check(const char *name)
@@ -89,16 +95,17 @@ bool isolation_check(const char *name)
 			name, (unsigned long long)sum, (unsigned long long)image_sum);
 		ok = false;
 	}
+	const uint64_t *was = watched_value[this_cpu()->id];
 	for (unsigned i = 0; i < NWATCHED; i++) {
 		uint64_t v = rdmsr(watched[i].msr);
-		if ((v ^ watched_value[i]) & watched[i].mask) {
+		if ((v ^ was[i]) & watched[i].mask) {
 			log_err("isolation: after VM %s the host's %s is %#llx, was %#llx", name, watched[i].name,
-				(unsigned long long)v, (unsigned long long)watched_value[i]);
+				(unsigned long long)v, (unsigned long long)was[i]);
 			ok = false;
 		}
 	}
 	if (!ok)
-		changes++;
+		__atomic_add_fetch(&changes, 1, __ATOMIC_RELAXED);
 	return ok;
 }
 

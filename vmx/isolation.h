@@ -10,8 +10,11 @@
 
 #include <stdbool.h>
 
-/* Pick the secret, take the sum and the MSRs; log them. */
+/* Pick the secret, take the sum and the boot CPU's MSRs; log them. */
 void isolation_init(void);
+
+/* Take this CPU's watched MSRs (each AP, once it is up). */
+void isolation_cpu_init(void);
 
 /* After VM NAME ended: log an error for any change; false if one. */
 bool isolation_check(const char *name);

@@ -244,97 +244,275 @@ static bool is_initrd(const struct mbi *m, unsigned i)
 	return i < m->nmods && vm_config_parse(m->mods[i].cmdline, "", EPT_EAGER, &c, err, sizeof(err)) && c.initrd;
 }
 
+/*
+ * The scheduler (issue 7). Each module that is a VM becomes a run; every
+ * online CPU, the boot CPU included, pulls runs in module order: a run
+ * pinned with cpu=N only by CPU N, the others by whichever CPU is free.
+ * When VMs outnumber CPUs the rest wait for one. The passthrough VM (the
+ * machine's own OS) runs alone: it starts when no other VM runs, and none
+ * starts while it waits or runs, since its memory map is made of all the
+ * frames that are free when it starts. VMs are created one at a time
+ * (the loader builds boot information in static buffers) and run side by
+ * side.
+ */
+enum run_state { RUN_WAITING, RUN_RUNNING, RUN_DONE };
+
+struct run {
+	unsigned module;
+	const struct mbi_module *initrd;
+	int cpu;	  /* cpu= pin, or -1 */
+	bool bad_cpu;	  /* cpu= names a CPU that is not online */
+	bool passthrough; /* the machine's own OS */
+	volatile enum run_state state;
+	bool failed;
+};
+
+static struct {
+	const struct mbi *m;
+	const struct hv_options *o;
+	struct run runs[MBI_MAX_MODULES];
+	unsigned nruns, running;
+	bool passthrough_running;
+	volatile bool open;	      /* runs are posted: APs may pull */
+	volatile uint32_t generation; /* bumped on every change: idle CPUs wait on it */
+	volatile int lock, create_lock;
+	volatile bool entered; /* the first VM entry, for the boot figure */
+	int passthrough_module; /* the first passthrough module, the only one that runs; -1: none */
+	char passthrough_name[VM_NAME_MAX];
+} sched = { .passthrough_module = -1 };
+
+static void spin_lock(volatile int *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
+}
+
+static void spin_unlock(volatile int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+static bool vm_failed(enum vm_cause c)
+{
+	return c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT &&
+	       c != CAUSE_POWEROFF && c != CAUSE_REBOOT;
+}
+
+/* Create, run and end one VM on this CPU. Its struct vm comes from the
+ * frame pool and goes back there. */
+static void run_one(struct run *r)
+{
+	const struct mbi *m = sched.m;
+	const struct hv_options *o = sched.o;
+	unsigned i = r->module;
+	const unsigned pages = (sizeof(struct vm) + 4095) / 4096;
+	uint64_t pa = frame_alloc(&hv_frames, pages, 4096);
+	char err[200] = "", fallback[8];
+
+	fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
+	if (!pa) {
+		log_err("VM %s: out of memory for its state", fallback);
+		r->failed = true;
+		return;
+	}
+	struct vm *vm = phys_to_virt(pa);
+	memset(vm, 0, sizeof(*vm));
+	vm->id = i;
+	vm->vpid = (uint16_t)(i + 1); /* 0 is the host's */
+	vm->vcpu.cause = CAUSE_RUNNING;
+
+	bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm->cfg, err, sizeof(err));
+	if (ok && r->bad_cpu) {
+		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, ncpus);
+		ok = false;
+	} else if (ok && vm->cfg.passthrough && (int)i != sched.passthrough_module) {
+		/* One OS owns the machine; a second is a mistake in the GRUB
+		 * entry, not something to run after the first. */
+		fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
+		ok = false;
+	}
+	if (ok) {
+		const struct mbi_module *initrd = r->initrd;
+		if (vm->cfg.passthrough)
+			log_info("VM %s: the machine's own OS (passthrough), image %llu bytes%s", vm->cfg.name,
+				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
+				 initrd ? ", with the next module as its initrd" : "");
+		else
+			log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm->cfg.name,
+				 (unsigned long long)(vm->cfg.mem >> 20), vm->cfg.ept == EPT_LAZY ? "lazy" : "eager",
+				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
+				 initrd ? ", with the next module as its initrd" : "");
+		spin_lock(&sched.create_lock);
+		ok = vm_create(vm, m, &m->mods[i], initrd, err, sizeof(err));
+		spin_unlock(&sched.create_lock);
+	}
+	if (ok) {
+		if (o->selftest_entry_failure && i == 0) {
+			/* Activity state 7 is reserved: the entry must fail its
+			 * guest-state checks (SDM vol. 3C, 27.3.1.5). */
+			log_info("selftest=entry-failure: VM %s starts with an invalid activity state", vm->cfg.name);
+			vmcs_write32(GUEST_ACTIVITY_STATE, 7);
+		}
+		if (!__atomic_exchange_n(&sched.entered, true, __ATOMIC_ACQ_REL)) {
+			/* The boot's cost up to here (make bench); held console
+			 * output goes out after the reading. */
+			uint64_t ticks = rdtsc() - hv_entry_tsc;
+			console_release();
+			log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry",
+				 (unsigned long long)ticks);
+		}
+		vcpu_run(&vm->vcpu, o->stats);
+	} else {
+		log_err("VM %s: %s", vm->cfg.name[0] ? vm->cfg.name : fallback, err);
+		if (!vm->cfg.name[0])
+			fmt_snprintf(vm->cfg.name, sizeof(vm->cfg.name), "%s", fallback);
+		vm->vcpu.cause = CAUSE_ERROR;
+	}
+	devices_finish(vm);
+	if (vm->cfg.ept == EPT_LAZY && ok)
+		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
+			 (unsigned long long)vm->lazy_fills, (unsigned long long)vm->ept.tables);
+	vm_destroy(vm);
+	print_vm_end(vm);
+	isolation_check(vm->cfg.name);
+	if (o->stats && ok)
+		print_vm_stats(vm);
+	r->failed = vm_failed(vm->vcpu.cause);
+	frame_free(&hv_frames, pa, pages);
+}
+
+/* The next run this CPU may take, under sched.lock; *ALL_DONE when there
+ * is nothing left to wait for. */
+static struct run *pick(unsigned cpu, bool *all_done)
+{
+	*all_done = true;
+	for (unsigned k = 0; k < sched.nruns; k++) {
+		struct run *r = &sched.runs[k];
+		if (r->state == RUN_DONE)
+			continue;
+		*all_done = false;
+		if (r->state != RUN_WAITING || sched.passthrough_running)
+			continue;
+		if (r->passthrough) /* a barrier: alone, and nothing after it first */
+			return !sched.running && (r->cpu < 0 || r->cpu == (int)cpu) ? r : NULL;
+		if (r->cpu < 0 || r->cpu == (int)cpu)
+			return r;
+	}
+	return NULL;
+}
+
+/* Wait until the generation moves on from SEEN: MONITOR/MWAIT where the
+ * CPU has them, so an idle CPU sleeps until the word is written. */
+static void wait_change(uint32_t seen)
+{
+	static int mwait = -1;
+	if (mwait < 0)
+		mwait = (cpuid(1, 0).ecx >> 3) & 1;
+	while (sched.generation == seen) {
+		if (mwait) {
+			__asm__ volatile("monitor" : : "a"(&sched.generation), "c"(0), "d"(0));
+			if (sched.generation != seen)
+				break;
+			__asm__ volatile("mwait" : : "a"(0), "c"(0));
+		} else {
+			__asm__ volatile("pause");
+		}
+	}
+}
+
+static void bump(void)
+{
+	__atomic_add_fetch(&sched.generation, 1, __ATOMIC_RELEASE);
+}
+
+/* Pull runs until none is left; every CPU runs this. */
+static void worker(void)
+{
+	unsigned cpu = this_cpu()->id;
+	for (;;) {
+		uint32_t seen = sched.generation;
+		bool all_done;
+		spin_lock(&sched.lock);
+		struct run *r = pick(cpu, &all_done);
+		if (r) {
+			r->state = RUN_RUNNING;
+			sched.running++;
+			sched.passthrough_running = r->passthrough;
+		}
+		spin_unlock(&sched.lock);
+		if (r) {
+			bump();
+			run_one(r);
+			spin_lock(&sched.lock);
+			r->state = RUN_DONE;
+			sched.running--;
+			if (r->passthrough)
+				sched.passthrough_running = false;
+			spin_unlock(&sched.lock);
+			bump();
+			continue;
+		}
+		if (all_done)
+			return;
+		wait_change(seen);
+	}
+}
+
+void vms_ap_worker(void)
+{
+	while (!sched.open) {
+		uint32_t seen = sched.generation;
+		if (sched.open)
+			break;
+		wait_change(seen);
+	}
+	worker();
+}
+
 /* Name of a module: its file's base name is not in the boot information,
  * so VMs are "vmN" unless name= says otherwise. A module with the word
  * "initrd" is not a VM: it is the initrd of the kernel before it. */
 unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 {
-	static struct vm vm; /* one at a time for now; zeroed per VM */
-	unsigned failed = 0, vms = 0;
-	bool entered = false;
-	const char *passthrough_name = NULL; /* the one VM that is the machine's own OS */
+	unsigned failed = 0;
 	uint64_t free_before = hv_frames.free;
 
+	sched.m = m;
+	sched.o = o;
 	for (unsigned i = 0; i < m->nmods; i++) {
 		if (is_initrd(m, i)) {
 			log_err("module %u is an initrd with no kernel module before it: ignored", i);
 			continue;
 		}
-		const struct mbi_module *initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL;
-		vms++;
-		char err[200] = "", fallback[8];
-		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
-		memset(&vm, 0, sizeof(vm));
-		vm.id = i;
-		vm.vpid = (uint16_t)(i + 1); /* 0 is the host's */
-		vm.vcpu.cause = CAUSE_RUNNING;
-
-		bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm.cfg, err, sizeof(err));
-		if (ok && vm.cfg.passthrough && passthrough_name) {
-			/* One OS owns the machine; a second is a mistake in the
-			 * GRUB entry, not something to run after the first. */
-			fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it",
-				     passthrough_name);
-			ok = false;
-		} else if (ok && vm.cfg.passthrough) {
-			static char name[VM_NAME_MAX];
-			fmt_snprintf(name, sizeof(name), "%s", vm.cfg.name);
-			passthrough_name = name;
-		}
-		if (ok) {
-			if (vm.cfg.passthrough)
-				log_info("VM %s: the machine's own OS (passthrough), image %llu bytes%s", vm.cfg.name,
-					 (unsigned long long)(m->mods[i].end - m->mods[i].start),
-					 initrd ? ", with the next module as its initrd" : "");
+		struct run *r = &sched.runs[sched.nruns++];
+		struct vm_config c;
+		char err[8];
+		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1 };
+		if (vm_config_parse(m->mods[i].cmdline, "", o->ept, &c, err, sizeof(err))) {
+			r->passthrough = c.passthrough;
+			if (c.cpu >= (int)ncpus)
+				r->bad_cpu = true; /* reported by whichever CPU takes it */
 			else
-				log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm.cfg.name,
-					 (unsigned long long)(vm.cfg.mem >> 20), vm.cfg.ept == EPT_LAZY ? "lazy" : "eager",
-					 (unsigned long long)(m->mods[i].end - m->mods[i].start),
-					 initrd ? ", with the next module as its initrd" : "");
-			ok = vm_create(&vm, m, &m->mods[i], initrd, err, sizeof(err));
-		}
-		if (ok) {
-			if (o->selftest_entry_failure && i == 0) {
-				/* Activity state 7 is reserved: the entry must fail
-				 * its guest-state checks (SDM vol. 3C, 27.3.1.5). */
-				log_info("selftest=entry-failure: VM %s starts with an invalid activity state",
-					 vm.cfg.name);
-				vmcs_write32(GUEST_ACTIVITY_STATE, 7);
+				r->cpu = c.cpu;
+			if (c.passthrough && sched.passthrough_module < 0) {
+				char fallback[8];
+				fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
+				vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &c, err, sizeof(err));
+				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c.name);
+				sched.passthrough_module = (int)i;
 			}
-			if (!entered) {
-				/* The boot's cost up to here (make bench); held
-				 * console output goes out after the reading. */
-				uint64_t ticks = rdtsc() - hv_entry_tsc;
-				entered = true;
-				console_release();
-				log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry",
-					 (unsigned long long)ticks);
-			}
-			vcpu_run(&vm.vcpu, o->stats);
-		} else {
-			log_err("VM %s: %s", vm.cfg.name[0] ? vm.cfg.name : fallback, err);
-			if (!vm.cfg.name[0])
-				fmt_snprintf(vm.cfg.name, sizeof(vm.cfg.name), "%s", fallback);
-			vm.vcpu.cause = CAUSE_ERROR;
 		}
-		devices_finish(&vm);
-		if (vm.cfg.ept == EPT_LAZY && ok)
-			log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables",
-				 vm.cfg.name, (unsigned long long)vm.lazy_fills, (unsigned long long)vm.ept.tables);
-		vm_destroy(&vm);
-		print_vm_end(&vm);
-		isolation_check(vm.cfg.name);
-		if (o->stats && ok)
-			print_vm_stats(&vm);
-		enum vm_cause c = vm.vcpu.cause;
-		if (c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT &&
-		    c != CAUSE_POWEROFF && c != CAUSE_REBOOT)
-			failed++;
-		if (initrd)
+		if (r->initrd)
 			i++; /* consumed */
 	}
-	log_info("HV-END vms=%u failed=%u", vms, failed);
-	isolation_report(vms);
+	sched.open = true;
+	bump();
+	worker(); /* the boot CPU takes its share, then waits for the rest */
+
+	for (unsigned k = 0; k < sched.nruns; k++)
+		failed += sched.runs[k].failed;
+	log_info("HV-END vms=%u failed=%u", sched.nruns, failed);
+	isolation_report(sched.nruns);
 	if (hv_frames.free != free_before)
 		log_err("frame leak: %llu frames free before the first VM, %llu after the last",
 			(unsigned long long)free_before, (unsigned long long)hv_frames.free);

@@ -136,11 +136,15 @@ struct vm {
  * GPA must lie in one slot. */
 void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 
-/* Run every module as a VM, one after another; print HV-END. Returns the
+/* Run every module as a VM on the online CPUs (the scheduler in vm.c:
+ * cpu= pins, the rest on free CPUs in module order); print HV-END after
+ * the last. The boot CPU calls this; each AP calls vms_ap_worker once it
+ * is up, and it returns when there is nothing left to run. Returns the
  * number of VMs that failed. */
 struct mbi;
 struct hv_options;
 unsigned vms_run(const struct mbi *m, const struct hv_options *o);
+void vms_ap_worker(void);
 
 /* End the VM of V with CAUSE and STATUS (the run loop stops). */
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);

@@ -30,6 +30,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 	c->ept = default_ept;
 	c->timeout = VM_DEFAULT_TIMEOUT;
 	c->kernel_args = "";
+	c->cpu = -1;
 	set_name(c, file_name ? file_name : "guest", file_name ? strlen(file_name) : 5);
 
 	while (args && args_next(&args, &a)) {
@@ -77,6 +78,10 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 		} else if (arg_is(&a, "entry")) {
 			ok = ok && parse_u64(v, vl, &c->entry);
 			c->entry_set = true;
+		} else if (arg_is(&a, "cpu")) {
+			uint64_t n;
+			ok = ok && parse_u64(v, vl, &n) && n < VM_MAX_CPU;
+			c->cpu = ok ? (int)n : -1;
 		} else if (arg_is(&a, "timeout")) {
 			ok = ok && parse_u64(v, vl, &c->timeout) && c->timeout <= 1000000;
 			c->timeout_set = true;
@@ -88,7 +93,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			else
 				ok = false;
 		} else {
-			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, initrd, passthrough, --)",
+			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, cpu, initrd, passthrough, --)",
 				     (int)a.key_len, a.key);
 			return false;
 		}

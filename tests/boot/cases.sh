@@ -395,10 +395,44 @@ for n in 2 4; do
 			"^\\[cpu$i\\] online: APIC id $i, VMXON region at 0x[0-9a-f]+$"
 	done
 	expect "all $n CPUs online" "^\\[cpu0\\] CPUs online: $n of $n in the MADT \\(APIC ids( [0-9]+){$n}\\)$"
-	expect "the VMs run" '^\[cpu0\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$'
+	expect "the VMs run, on any CPU" '^\[cpu[0-9]+\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$'
 	expect_none "no exception on any CPU" 'hypervisor exception'
 	expect_rc "powers off with the APs parked" 0
 done
+
+# Isolated VMs side by side: four busy guests pinned with cpu=0..3 run at
+# once (each has started before the first ends) and end by their time
+# limit on their own CPUs; unpinned VMs take the CPUs that come free; a
+# pin to a CPU that is not there is one error line; HV-END follows the
+# last VM on any CPU.
+boot pinned bochs:4 120 \
+	-m "$H name=b0 mode=long64 mem=4M cpu=0 timeout=1 -- test=busy" \
+	-m "$H name=b1 mode=long64 mem=4M cpu=1 timeout=1 -- test=busy" \
+	-m "$H name=b2 mode=long64 mem=4M cpu=2 timeout=1 -- test=busy" \
+	-m "$H name=b3 mode=long64 mem=4M cpu=3 timeout=1 -- test=busy" \
+	-m "$G/real-hlt.bin name=free1" -m "$G/real-hlt.bin name=nocpu cpu=9" -m "$G/real-hlt.bin name=free2"
+for i in 0 1 2 3; do
+	expect "b$i runs on CPU $i" "^\\[cpu$i\\] b$i\\| busy: a loop that never exits$"
+	expect "b$i ends by its time limit on CPU $i" "^\\[cpu$i\\] VM-END name=b$i cause=timeout status=1 "
+done
+last_start=$(grep -n '\] b[0-3]| busy: a loop that never exits$' "$BOOT_LOG" | tail -1 | cut -d: -f1)
+first_end=$(grep -n '\] VM-END name=b[0-3] ' "$BOOT_LOG" | head -1 | cut -d: -f1)
+if [ -n "$last_start" ] && [ -n "$first_end" ] && [ "$last_start" -lt "$first_end" ]; then
+	_result 1 "the four pinned VMs run at once"
+else
+	_result 0 "the four pinned VMs run at once" "last start at line ${last_start:-?}, first end at line ${first_end:-?}"
+fi
+expect "unpinned VMs run on freed CPUs" '^\[cpu[0-3]\] VM-END name=free2 cause=hlt status=0 exits=1 hlt=1$'
+expect "a pin to a CPU that is not there" '^\[cpu[0-3]\] error: VM nocpu: cpu=9: there is no such CPU online \(4 are\)$'
+expect "HV-END after the last VM" '^\[cpu0\] HV-END vms=7 failed=5$'
+hv_end=$(grep -n 'HV-END' "$BOOT_LOG" | cut -d: -f1)
+last_vm=$(grep -n 'VM-END' "$BOOT_LOG" | tail -1 | cut -d: -f1)
+if [ -n "$hv_end" ] && [ -n "$last_vm" ] && [ "$hv_end" -gt "$last_vm" ]; then
+	_result 1 "HV-END comes after every VM-END"
+else
+	_result 0 "HV-END comes after every VM-END" "HV-END at line ${hv_end:-?}, last VM-END at ${last_vm:-?}"
+fi
+isolation_holds
 
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"

@@ -156,6 +156,12 @@ static void test_vm_config(void **state)
 	assert_int_equal(c.ept, EPT_LAZY);
 
 	/* the hypervisor's default applies without ept= */
+	assert_int_equal(c.cpu, -1);
+	assert_true(vm_config_parse("cpu=3 name=p", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_int_equal(c.cpu, 3);
+	assert_false(vm_config_parse("cpu=1024", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("cpu=-1", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("cpu", "x", EPT_EAGER, &c, err, sizeof(err)));
 	assert_true(vm_config_parse("mode=prot32", "x", EPT_LAZY, &c, err, sizeof(err)));
 	assert_int_equal(c.ept, EPT_LAZY);
 
