@@ -52,16 +52,30 @@ void idt_load(void)
 
 extern char __image_start[], __image_end[];
 
-/* Follow the RBP chain (the image is built with frame pointers) while each
- * frame lies inside the image, where all the hypervisor's stacks are. */
-static void stack_trace(uint64_t rbp, uint64_t rip)
+/* Is the frame at RBP on a stack of this CPU: the boot CPU's are in the
+ * image, an AP's come from the frame pool (its stack and IST stacks)? */
+static bool on_a_stack(uint64_t rbp)
 {
+	const struct cpu *c = this_cpu();
 	uint64_t lo = (uintptr_t)__image_start, hi = (uintptr_t)__image_end;
 
+	if (rbp % 8)
+		return false;
+	if (rbp >= lo && rbp + 16 <= hi)
+		return true;
+	if (c->stack_top && rbp >= c->stack_top - AP_STACK_SIZE && rbp + 16 <= c->stack_top)
+		return true;
+	return c->id && rbp >= c->ist_base && rbp + 16 <= c->ist_base + IST_COUNT * IST_STACK_SIZE;
+}
+
+/* Follow the RBP chain (the image is built with frame pointers) while each
+ * frame lies on one of this CPU's stacks. */
+static void stack_trace(uint64_t rbp, uint64_t rip)
+{
 	log_err("  stack trace (addr2line -e build/hv.elf ADDR):");
 	log_err("    %#018llx", (unsigned long long)rip);
 	for (int depth = 0; depth < 16; depth++) {
-		if (rbp < lo || rbp + 16 > hi || rbp % 8)
+		if (!on_a_stack(rbp))
 			break;
 		const uint64_t *frame = (const uint64_t *)(uintptr_t)rbp;
 		if (frame[1] == 0)
@@ -76,16 +90,17 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 
 void trap(struct trap_frame *tf)
 {
-	static int depth;
-
 	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */
 		percpu_inc32(nmi_pending);
 		return;
 	}
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";
 
-	console_release(); /* the report must not wait behind console_hold=1 */
-	if (++depth > 1) {
+	/* The report must get out: past console_hold=1, and past a console
+	 * lock this CPU held when it faulted. */
+	console_break_lock();
+	console_release();
+	if (++this_cpu()->trap_depth > 1) {
 		log_err("exception %s (vector %llu) while reporting an exception at RIP %#llx: halted", name,
 			(unsigned long long)tf->vector, (unsigned long long)tf->rip);
 		cpu_halt_forever();

@@ -13,12 +13,14 @@
 #include "arch-x86/gdt.h"
 
 #define MAX_CPUS 64
+#define AP_STACK_SIZE 16384 /* an AP's stack, from the frame pool */
 
 struct cpu {
 	struct cpu *self; /* first: %gs:0 */
 	unsigned id;	  /* 0 for the boot CPU, then in MADT order */
 	uint32_t apic_id;
 	volatile bool online; /* set by the CPU itself once it is up */
+	volatile bool failed; /* set by the CPU itself if it could not come up */
 	uint64_t gdt[5];
 	struct tss tss;
 	uint64_t ist_base; /* IST stacks (IST_COUNT x IST_STACK_SIZE) */
@@ -27,10 +29,14 @@ struct cpu {
 	/* Events the exit path checks (percpu_read, one GS-relative load). */
 	volatile uint32_t nmi_pending; /* NMIs that arrived in VMX root operation */
 	uint8_t vmcs_failed;	       /* a VMREAD/VMWRITE failed (vmx/vmcs.h) */
+	unsigned trap_depth;	       /* exceptions being reported on this CPU */
 };
 
 extern struct cpu cpus[MAX_CPUS];
-extern unsigned ncpus; /* CPUs set up: the boot CPU and every AP started */
+/* Slots used in cpus[]: the boot CPU and every AP tried. A CPU that did
+ * not come up keeps its slot (and its stacks: it may still wake), so
+ * cpu ids are never reused; cpus[i].online says which are up. */
+extern unsigned ncpus;
 
 /* One field of this CPU's struct cpu in one GS-relative instruction, for
  * the exit path and the NMI handler (no pointer load, and an increment

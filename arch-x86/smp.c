@@ -13,9 +13,9 @@
 
 extern char trampoline_start[], trampoline_end[];
 extern const uint64_t tr_offsets[];
-enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CPU, O_ENTRY };
+enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CPU, O_ENTRY, O_CR0, O_CR4 };
 
-#define AP_STACK_PAGES 4
+#define AP_STACK_PAGES (AP_STACK_SIZE / 4096)
 #define IST_PAGES (IST_COUNT * IST_STACK_SIZE / 4096)
 #define LAPIC_ICR_LOW 0x300
 #define LAPIC_ICR_HIGH 0x310
@@ -87,29 +87,32 @@ static bool start_ap(uint8_t *tr, uint64_t page, struct cpu *c)
 		delay_us(200);
 	}
 	uint64_t deadline = rdtsc() + tsc_hz / 10;
-	while (!c->online && rdtsc() < deadline)
+	while (!c->online && !c->failed && rdtsc() < deadline)
 		__asm__ volatile("pause");
 	if (c->online)
 		return true;
-	log_warn("CPU with APIC id %u did not answer INIT and start-up within 100 ms: left out", c->apic_id);
-	frame_free(&hv_frames, stack, AP_STACK_PAGES);
-	frame_free(&hv_frames, ist, IST_PAGES);
+	if (!c->failed) {
+		log_warn("CPU with APIC id %u did not answer INIT and start-up within 100 ms: left out", c->apic_id);
+		/* Back to waiting for a start-up IPI, should it be running
+		 * late; its stacks stay its own. */
+		send_ipi(c->apic_id, ICR_INIT);
+	}
 	return false;
 }
 
 unsigned smp_start(uint64_t page, void (*main)(struct cpu *c))
 {
 	const struct acpi_info *a = &hv_acpi;
-	unsigned others = 0;
+	unsigned others = 0, online = 1;
 
 	for (unsigned i = 0; i < a->ncpus; i++)
 		others += a->apic_id[i] != this_cpu()->apic_id;
 	if (!a->have_madt || !others)
-		return ncpus;
+		return online;
 	if (!page || page >= 0x100000 || hv_pt.root >> 32) {
 		log_err("cannot start the other %u CPUs: %s", others,
 			page ? "the host page tables lie above 4 GiB" : "no free page below 1 MiB for the start-up code");
-		return ncpus;
+		return online;
 	}
 	uint8_t *tr = phys_to_virt(page);
 	memcpy(tr, trampoline_start, (size_t)(trampoline_end - trampoline_start));
@@ -119,6 +122,8 @@ unsigned smp_start(uint64_t page, void (*main)(struct cpu *c))
 	*(uint64_t *)(tr + tr_offsets[O_CR3]) = hv_pt.root;
 	*(uint64_t *)(tr + tr_offsets[O_EFER]) = rdmsr(MSR_EFER) & (EFER_LME | EFER_NXE);
 	*(uint64_t *)(tr + tr_offsets[O_ENTRY]) = (uintptr_t)ap_start;
+	*(uint64_t *)(tr + tr_offsets[O_CR0]) = read_cr0();
+	*(uint64_t *)(tr + tr_offsets[O_CR4]) = read_cr4();
 	ap_main = main;
 
 	for (unsigned i = 0; i < a->ncpus; i++) {
@@ -131,8 +136,9 @@ unsigned smp_start(uint64_t page, void (*main)(struct cpu *c))
 		struct cpu *c = &cpus[ncpus];
 		c->id = ncpus;
 		c->apic_id = a->apic_id[i];
+		ncpus++; /* the slot is the CPU's for good, up or not */
 		if (start_ap(tr, page, c))
-			ncpus++;
+			online++;
 	}
-	return ncpus;
+	return online;
 }

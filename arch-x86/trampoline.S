@@ -16,7 +16,7 @@
 	.text
 	.code16
 	.globl	trampoline_start, trampoline_end
-	.globl	tr_gdtr, tr_gdt, tr_far32, tr_far64, tr_cr3, tr_efer, tr_stack, tr_cpu, tr_entry
+	.globl	tr_gdtr, tr_gdt, tr_far32, tr_far64, tr_cr3, tr_efer, tr_stack, tr_cpu, tr_entry, tr_cr0, tr_cr4
 trampoline_start:
 	cli
 	cld
@@ -37,8 +37,7 @@ tr_32:
 	movl	%eax, %ds
 	movl	%eax, %es
 	movl	%eax, %ss
-	movl	%cr4, %eax
-	orl	$0x20, %eax		/* PAE */
+	movl	OFF(tr_cr4)(%ebx), %eax	/* the boot CPU's CR4: PAE, and MCE etc. */
 	movl	%eax, %cr4
 	movl	OFF(tr_cr3)(%ebx), %eax
 	movl	%eax, %cr3
@@ -46,8 +45,9 @@ tr_32:
 	movl	OFF(tr_efer)(%ebx), %eax
 	xorl	%edx, %edx
 	wrmsr
-	movl	%cr0, %eax
-	orl	$0x80000001, %eax	/* PG, PE */
+	/* The boot CPU's CR0 whole (PG, PE, and CD/NW clear: INIT leaves
+	 * them as they were, SDM vol. 3A, table 10-1). */
+	movl	OFF(tr_cr0)(%ebx), %eax
 	movl	%eax, %cr0
 	ljmpl	*OFF(tr_far64)(%ebx)
 
@@ -85,6 +85,8 @@ tr_efer:	.quad	0
 tr_stack:	.quad	0
 tr_cpu:		.quad	0
 tr_entry:	.quad	0
+tr_cr0:		.quad	0
+tr_cr4:		.quad	0
 trampoline_end:
 
 	/* The offsets smp.c patches. */
@@ -93,4 +95,4 @@ trampoline_end:
 	.balign	8
 tr_offsets:
 	.quad	OFF(tr_gdtr), OFF(tr_gdt), OFF(tr_far32), OFF(tr_32), OFF(tr_far64), OFF(tr_64)
-	.quad	OFF(tr_cr3), OFF(tr_efer), OFF(tr_stack), OFF(tr_cpu), OFF(tr_entry)
+	.quad	OFF(tr_cr3), OFF(tr_efer), OFF(tr_stack), OFF(tr_cpu), OFF(tr_entry), OFF(tr_cr0), OFF(tr_cr4)

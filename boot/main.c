@@ -134,6 +134,7 @@ static void ap_main(struct cpu *c)
 {
 	if (!vmx_ap_on()) {
 		log_err("left out: VMX could not be turned on");
+		c->failed = true;
 		cpu_park();
 	}
 	log_info("online: APIC id %u, VMXON region at %#llx", c->apic_id, (unsigned long long)c->vmxon_region);
@@ -169,8 +170,9 @@ static void report_cpus(unsigned online)
 {
 	char ids[200];
 	int n = 0;
-	for (unsigned i = 0; i < online && n < (int)sizeof(ids); i++)
-		n += fmt_snprintf(ids + n, sizeof(ids) - n, " %u", cpus[i].apic_id);
+	for (unsigned i = 0; i < ncpus && n < (int)sizeof(ids); i++)
+		if (cpus[i].online)
+			n += fmt_snprintf(ids + n, sizeof(ids) - n, " %u", cpus[i].apic_id);
 	log_info("CPUs online: %u of %u in the MADT (APIC ids%s)", online, acpi.ncpus ? acpi.ncpus : 1, ids);
 }
 
@@ -185,6 +187,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	/* Per-CPU data first: every log line names its CPU. */
 	cpus[0].ist_base = (uintptr_t)bsp_ist;
 	percpu_enter(&cpus[0], 0, cpuid(1, 0).ebx >> 24);
+	cpus[0].online = true;
 	enum mbi_status st = mbi_parse(phys_to_virt(mbi_addr), mbi_addr, &mbi);
 
 	/* Options first (quietly), so the console is where the user asked;

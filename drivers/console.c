@@ -37,18 +37,30 @@ static void uart_write(const char *s, unsigned long len)
 	}
 }
 
-/* One writer at a time, so lines from CPUs never interleave. */
-static volatile int console_lock;
+/* One writer at a time, so lines from CPUs never interleave. The lock
+ * holds its owner's CPU id + 1, so an exception report can take it back
+ * from its own CPU (console_break_lock). */
+static volatile unsigned console_lock;
 
 static void lock(void)
 {
-	while (__atomic_exchange_n(&console_lock, 1, __ATOMIC_ACQUIRE))
-		__asm__ volatile("pause");
+	unsigned me = this_cpu()->id + 1, free = 0;
+	while (!__atomic_compare_exchange_n(&console_lock, &free, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		free = 0;
+		while (console_lock)
+			__asm__ volatile("pause");
+	}
 }
 
 static void unlock(void)
 {
 	__atomic_store_n(&console_lock, 0, __ATOMIC_RELEASE);
+}
+
+void console_break_lock(void)
+{
+	if (console_lock == this_cpu()->id + 1)
+		unlock();
 }
 
 static void write_locked(const char *s, unsigned long len);

@@ -21,6 +21,9 @@ void console_write(const char *s, unsigned long len);
  * the UART), and send what was held. A full buffer is sent early. */
 void console_hold(void);
 void console_release(void);
+/* Give up the console lock if this CPU holds it (an exception report on
+ * a CPU that faulted inside the console). */
+void console_break_lock(void);
 /* Send what is held, and wait until the last line has left the UART
  * (before power-off). */
 void console_flush(void);

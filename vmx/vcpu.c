@@ -325,6 +325,7 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 {
 	v->vm = vm;
 	v->cause = CAUSE_RUNNING;
+	v->cpu = this_cpu()->id; /* HOST_GS_BASE, HOST_TR_BASE, HOST_GDTR_BASE are this CPU's */
 	v->entry_controls = hv_vmx.entry;
 	*(uint32_t *)phys_to_virt(v->vmcs) = VMX_BASIC_REVISION(hv_vmx_caps.basic);
 	enum vmx_result r = vmclear(v->vmcs);
@@ -408,6 +409,11 @@ void vcpu_run(struct vcpu *v, bool stats)
 	else if (c->timeout)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
 			 (unsigned long long)c->timeout);
+	if (v->cpu != this_cpu()->id) { /* a VMCS runs where it was made: no migration */
+		log_err("VM %s: its VMCS was set up on CPU %u, not this one", c->name, v->cpu);
+		vm_end(v, CAUSE_ERROR, 0);
+		return;
+	}
 	if (percpu_read32(nmi_pending))
 		pass_nmi(v);
 	int r = vmx_run(v, v->launched, stats ? vcpu_exit_timed : vcpu_exit);

@@ -267,24 +267,36 @@ struct run {
 	bool failed;
 };
 
+static unsigned online_cpus(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < ncpus; i++)
+		n += cpus[i].online;
+	return n;
+}
+
 static struct {
-	const struct mbi *m;
+	/* First, alone on its cache line: the word idle CPUs MONITOR, so
+	 * that spinning on the locks does not wake them. */
+	volatile uint32_t generation __attribute__((aligned(64)));
+	const struct mbi *m __attribute__((aligned(64)));
 	const struct hv_options *o;
 	struct run runs[MBI_MAX_MODULES];
 	unsigned nruns, running;
 	bool passthrough_running;
-	volatile bool open;	      /* runs are posted: APs may pull */
-	volatile uint32_t generation; /* bumped on every change: idle CPUs wait on it */
+	bool open; /* runs are posted: APs may pull (release/acquire) */
 	volatile int lock, create_lock;
 	volatile bool entered; /* the first VM entry, for the boot figure */
 	int passthrough_module; /* the first passthrough module, the only one that runs; -1: none */
 	char passthrough_name[VM_NAME_MAX];
 } sched = { .passthrough_module = -1 };
 
+/* Test and test-and-set: waiters read, and write only when it is free. */
 static void spin_lock(volatile int *l)
 {
 	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		__asm__ volatile("pause");
+		while (*l)
+			__asm__ volatile("pause");
 }
 
 static void spin_unlock(volatile int *l)
@@ -323,7 +335,7 @@ static void run_one(struct run *r)
 
 	bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm->cfg, err, sizeof(err));
 	if (ok && r->bad_cpu) {
-		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, ncpus);
+		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, online_cpus());
 		ok = false;
 	} else if (ok && vm->cfg.passthrough && (int)i != sched.passthrough_module) {
 		/* One OS owns the machine; a second is a mistake in the GRUB
@@ -460,9 +472,9 @@ static void worker(void)
 
 void vms_ap_worker(void)
 {
-	while (!sched.open) {
+	for (;;) {
 		uint32_t seen = sched.generation;
-		if (sched.open)
+		if (__atomic_load_n(&sched.open, __ATOMIC_ACQUIRE))
 			break;
 		wait_change(seen);
 	}
@@ -489,8 +501,10 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		char err[8];
 		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1 };
 		if (vm_config_parse(m->mods[i].cmdline, "", o->ept, &c, err, sizeof(err))) {
-			r->passthrough = c.passthrough;
-			if (c.cpu >= (int)ncpus)
+			/* A second passthrough module is refused when it is
+			 * taken, and meanwhile is no barrier. */
+			r->passthrough = c.passthrough && sched.passthrough_module < 0;
+			if (c.cpu >= (int)ncpus || (c.cpu >= 0 && !cpus[c.cpu].online))
 				r->bad_cpu = true; /* reported by whichever CPU takes it */
 			else
 				r->cpu = c.cpu;
@@ -505,7 +519,7 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		if (r->initrd)
 			i++; /* consumed */
 	}
-	sched.open = true;
+	__atomic_store_n(&sched.open, true, __ATOMIC_RELEASE); /* after runs[] is complete */
 	bump();
 	worker(); /* the boot CPU takes its share, then waits for the rest */
 

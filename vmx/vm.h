@@ -83,6 +83,7 @@ struct vcpu {
 	struct vm *vm;
 	uint64_t vmcs;	   /* physical address of the VMCS region */
 	int launched; /* VMLAUNCH done: VMRESUME from now on */
+	unsigned cpu; /* the CPU whose host state the VMCS holds (vcpu_init) */
 	uint32_t entry_controls;
 	uint64_t xcr0;
 	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
