@@ -5,6 +5,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/gdt.h"
 #include "arch-x86/percpu.h"
+#include "arch-x86/smp.h"
 #include "drivers/console.h"
 
 _Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "vectors.S pushes 15 registers before the vector");
@@ -91,6 +92,8 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 void trap(struct trap_frame *tf)
 {
 	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */
+		if (smp_stopping())
+			smp_stop_self(); /* another CPU took a hypervisor exception */
 		percpu_inc32(nmi_pending);
 		return;
 	}
@@ -120,6 +123,9 @@ void trap(struct trap_frame *tf)
 	log_err("  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx", (unsigned long long)read_cr0(),
 		(unsigned long long)read_cr2(), (unsigned long long)read_cr3(), (unsigned long long)read_cr4());
 	stack_trace(tf->rbp, tf->rip);
-	log_err("hypervisor halted");
+	if (ncpus > 1)
+		log_err("hypervisor halted; other CPUs stopped: %u of %u", smp_stop_others(), cpus_online() - 1);
+	else
+		log_err("hypervisor halted");
 	cpu_halt_forever();
 }

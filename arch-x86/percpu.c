@@ -13,3 +13,11 @@ void percpu_enter(struct cpu *c, unsigned id, uint32_t apic_id)
 	c->apic_id = apic_id;
 	wrmsr(MSR_GS_BASE, (uintptr_t)c);
 }
+
+unsigned cpus_online(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < ncpus; i++)
+		n += cpus[i].online;
+	return n;
+}

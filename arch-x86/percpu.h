@@ -68,6 +68,9 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
+/* How many CPUs are up (cpus[i].online). */
+unsigned cpus_online(void);
+
 /* Make C this CPU's: its GS base, its id and APIC id. */
 void percpu_enter(struct cpu *c, unsigned id, uint32_t apic_id);
 

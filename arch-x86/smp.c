@@ -22,9 +22,12 @@ enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CP
 #define ICR_PENDING (1u << 12)
 #define ICR_INIT 0x00004500u	   /* INIT, level assert */
 #define ICR_STARTUP 0x00004600u	   /* start-up, vector = the page number */
+#define ICR_NMI_OTHERS 0x000c4400u /* NMI, level assert, all excluding self */
 #define MSR_X2APIC_ICR 0x830
 
 static void (*ap_main)(struct cpu *c);
+static volatile bool stopping;
+static volatile unsigned stopped;
 
 void cpu_park(void)
 {
@@ -141,4 +144,29 @@ unsigned smp_start(uint64_t page, void (*main)(struct cpu *c))
 			online++;
 	}
 	return online;
+}
+
+bool smp_stopping(void)
+{
+	return stopping;
+}
+
+void smp_stop_self(void)
+{
+	__atomic_add_fetch(&stopped, 1, __ATOMIC_RELEASE);
+	cpu_park();
+}
+
+unsigned smp_stop_others(void)
+{
+	unsigned others = cpus_online() - (this_cpu()->online ? 1 : 0);
+	if (!others || stopping)
+		return 0;
+	stopping = true;
+	send_ipi(0, ICR_NMI_OTHERS);
+	/* 10 ms, or a fixed number of spins if the TSC's rate is not known */
+	uint64_t end = rdtsc() + (tsc_hz ? tsc_hz / 100 : 50000000);
+	while (stopped < others && rdtsc() < end)
+		__asm__ volatile("pause");
+	return stopped;
 }

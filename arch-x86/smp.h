@@ -19,4 +19,14 @@ unsigned smp_start(uint64_t low_page, void (*main)(struct cpu *c));
 /* Stop this CPU for good (interrupts off, HLT). */
 __attribute__((noreturn)) void cpu_park(void);
 
+/* After a hypervisor exception: stop every other CPU with an NMI, so none
+ * goes on running VMs on a hypervisor whose state may be broken. Returns
+ * how many stopped within 10 ms. */
+unsigned smp_stop_others(void);
+
+/* Is a stop under way? An NMI handler (or an NMI exit) that sees it
+ * calls smp_stop_self. */
+bool smp_stopping(void);
+__attribute__((noreturn)) void smp_stop_self(void);
+
 #endif

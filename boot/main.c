@@ -222,14 +222,6 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	report_memory();
 	report_modules();
 
-	if (options.selftest_fault) {
-		/* Show the exception report: read an address the host page
-		 * tables do not map (canonical, just below the top of the
-		 * lower half). */
-		log_info("selftest=fault: reading unmapped address %#llx", (unsigned long long)SELFTEST_FAULT_ADDR);
-		(void)*(volatile uint64_t *)SELFTEST_FAULT_ADDR;
-	}
-
 	enum vmx_verdict v = vmx_probe();
 	if (v != VMX_USABLE) {
 		log_err("%s", vmx_verdict_text(v));
@@ -246,6 +238,14 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	cpuid_policy_init();
 	pic_mask_all();
 	report_cpus(smp_start(free_low_page(), ap_main));
+	if (options.selftest_fault) {
+		/* Show the exception report, with every CPU up (the others
+		 * are stopped): read an address the host page tables do not
+		 * map (canonical, just below the top of the lower half). */
+		log_info("selftest=fault: reading unmapped address %#llx", (unsigned long long)SELFTEST_FAULT_ADDR);
+		(void)*(volatile uint64_t *)SELFTEST_FAULT_ADDR;
+	}
+
 	isolation_init();
 
 	vms_run(&mbi, &options);

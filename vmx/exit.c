@@ -14,6 +14,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/idt.h"
+#include "arch-x86/smp.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "drivers/console.h"
@@ -467,6 +468,8 @@ static void handle_exception_nmi(struct vcpu *v)
 {
 	uint32_t info = vmcs_read32(VM_EXIT_INTR_INFO);
 	if ((info & 0x700) == INTR_TYPE_NMI) {
+		if (smp_stopping())
+			smp_stop_self(); /* another CPU took a hypervisor exception */
 		log_warn("VM %s: NMI while the guest ran (no NMI source is expected)", v->vm->cfg.name);
 		return;
 	}

@@ -267,14 +267,6 @@ struct run {
 	bool failed;
 };
 
-static unsigned online_cpus(void)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < ncpus; i++)
-		n += cpus[i].online;
-	return n;
-}
-
 static struct {
 	/* First, alone on its cache line: the word idle CPUs MONITOR, so
 	 * that spinning on the locks does not wake them. */
@@ -335,7 +327,7 @@ static void run_one(struct run *r)
 
 	bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm->cfg, err, sizeof(err));
 	if (ok && r->bad_cpu) {
-		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, online_cpus());
+		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, cpus_online());
 		ok = false;
 	} else if (ok && vm->cfg.passthrough && (int)i != sched.passthrough_module) {
 		/* One OS owns the machine; a second is a mistake in the GRUB

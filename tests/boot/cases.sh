@@ -400,6 +400,13 @@ for n in 2 4; do
 	expect_rc "powers off with the APs parked" 0
 done
 
+# A hypervisor exception with every CPU up: the report, then the other
+# CPUs stopped by NMI (none goes on running VMs).
+boot fault4 bochs:4 15 -c 'selftest=fault' -m "$CANARY"
+expect "the exception is reported" 'hypervisor exception: #PF page fault \(vector 14\)'
+expect "the other three CPUs stop" 'hypervisor halted; other CPUs stopped: 3 of 3$'
+expect_none "no VM runs after it" 'VM-END'
+
 # Isolated VMs side by side: four busy guests pinned with cpu=0..3 run at
 # once (each has started before the first ends) and end by their time
 # limit on their own CPUs; unpinned VMs take the CPUs that come free; a
