@@ -1,16 +1,6 @@
 #include "mm/frame.h"
 
-/* One allocator for all CPUs: a spinlock around each public call. */
-static void pool_lock(struct frame_pool *p)
-{
-	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE))
-		__asm__ volatile("pause");
-}
-
-static void pool_unlock(struct frame_pool *p)
-{
-	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
-}
+#include "arch-x86/spinlock.h"
 
 #include "arch-x86/string.h"
 
@@ -150,25 +140,26 @@ static bool frame_free_unlocked(struct frame_pool *p, uint64_t addr, uint64_t co
 	return true;
 }
 
+/* One allocator for all CPUs: each public call under the pool's lock. */
 void frame_reserve(struct frame_pool *p, uint64_t base, uint64_t end)
 {
-	pool_lock(p);
+	spin_lock(&p->lock);
 	frame_reserve_unlocked(p, base, end);
-	pool_unlock(p);
+	spin_unlock(&p->lock);
 }
 
 uint64_t frame_alloc(struct frame_pool *p, uint64_t count, uint64_t align)
 {
-	pool_lock(p);
+	spin_lock(&p->lock);
 	uint64_t r = frame_alloc_unlocked(p, count, align);
-	pool_unlock(p);
+	spin_unlock(&p->lock);
 	return r;
 }
 
 bool frame_free(struct frame_pool *p, uint64_t addr, uint64_t count)
 {
-	pool_lock(p);
+	spin_lock(&p->lock);
 	bool r = frame_free_unlocked(p, addr, count);
-	pool_unlock(p);
+	spin_unlock(&p->lock);
 	return r;
 }

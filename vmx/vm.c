@@ -7,6 +7,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/string.h"
+#include "arch-x86/spinlock.h"
 #include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
@@ -283,19 +284,6 @@ static struct {
 	char passthrough_name[VM_NAME_MAX];
 } sched = { .passthrough_module = -1 };
 
-/* Test and test-and-set: waiters read, and write only when it is free. */
-static void spin_lock(volatile int *l)
-{
-	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-		while (*l)
-			__asm__ volatile("pause");
-}
-
-static void spin_unlock(volatile int *l)
-{
-	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
-}
-
 static bool vm_failed(enum vm_cause c)
 {
 	return c != CAUSE_DEBUG_EXIT && c != CAUSE_SHUTDOWN_PORT && c != CAUSE_HYPERCALL && c != CAUSE_HLT &&
@@ -490,9 +478,10 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 		}
 		struct run *r = &sched.runs[sched.nruns++];
 		struct vm_config c;
-		char err[8];
+		char err[8], fallback[8];
 		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1 };
-		if (vm_config_parse(m->mods[i].cmdline, "", o->ept, &c, err, sizeof(err))) {
+		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
+		if (vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &c, err, sizeof(err))) {
 			/* A second passthrough module is refused when it is
 			 * taken, and meanwhile is no barrier. */
 			r->passthrough = c.passthrough && sched.passthrough_module < 0;
@@ -501,9 +490,6 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 			else
 				r->cpu = c.cpu;
 			if (c.passthrough && sched.passthrough_module < 0) {
-				char fallback[8];
-				fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
-				vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &c, err, sizeof(err));
 				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c.name);
 				sched.passthrough_module = (int)i;
 			}

@@ -63,6 +63,18 @@ expect() {
 	if grep -qE -- "$2" "$BOOT_LOG"; then _result 1 "$1"; else _result 0 "$1" "no line matches /$2/"; fi
 }
 
+# Every line matching $2 comes before the first line matching $3.
+expect_before() {
+	local last first
+	last=$(grep -nE -- "$2" "$BOOT_LOG" | tail -1 | cut -d: -f1)
+	first=$(grep -nE -- "$3" "$BOOT_LOG" | head -1 | cut -d: -f1)
+	if [ -n "$last" ] && [ -n "$first" ] && [ "$last" -lt "$first" ]; then
+		_result 1 "$1"
+	else
+		_result 0 "$1" "last /$2/ at line ${last:-none}, first /$3/ at line ${first:-none}"
+	fi
+}
+
 # The log's first line matches.
 expect_first() {
 	if head -1 "$BOOT_LOG" | grep -qE -- "$2"; then
