@@ -91,6 +91,10 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 
 void trap(struct trap_frame *tf)
 {
+	if (tf->vector == KICK_VECTOR) { /* meant to make a guest exit: done with */
+		apic_eoi();
+		return;
+	}
 	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */
 		if (smp_stopping())
 			smp_stop_self(); /* another CPU took a hypervisor exception */

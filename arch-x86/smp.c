@@ -17,12 +17,18 @@ enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CP
 
 #define AP_STACK_PAGES (AP_STACK_SIZE / 4096)
 #define IST_PAGES (IST_COUNT * IST_STACK_SIZE / 4096)
+#define LAPIC_TPR 0x80
+#define LAPIC_EOI 0xb0
+#define LAPIC_SVR 0xf0
+#define SVR_ENABLE (1u << 8)
+#define SPURIOUS_VECTOR 0xff
+#define MSR_X2APIC_TPR 0x808
+#define MSR_X2APIC_SVR 0x80f
 #define LAPIC_ICR_LOW 0x300
 #define LAPIC_ICR_HIGH 0x310
 #define ICR_PENDING (1u << 12)
-#define ICR_INIT 0x00004500u	   /* INIT, level assert */
-#define ICR_STARTUP 0x00004600u	   /* start-up, vector = the page number */
 #define ICR_NMI_OTHERS 0x000c4400u /* NMI, level assert, all excluding self */
+#define MSR_X2APIC_EOI 0x80b
 #define MSR_X2APIC_ICR 0x830
 
 static void (*ap_main)(struct cpu *c);
@@ -42,8 +48,7 @@ static void delay_us(uint64_t us)
 		__asm__ volatile("pause");
 }
 
-/* An IPI to APIC_ID through this CPU's local APIC, xAPIC or x2APIC. */
-static void send_ipi(uint32_t apic_id, uint32_t icr)
+void apic_send(uint32_t apic_id, uint32_t icr)
 {
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
 	if (base & APIC_BASE_EXTD) {
@@ -57,12 +62,35 @@ static void send_ipi(uint32_t apic_id, uint32_t icr)
 		__asm__ volatile("pause");
 }
 
+void apic_enable(void)
+{
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+	if (base & APIC_BASE_EXTD) {
+		wrmsr(MSR_X2APIC_TPR, 0);
+		wrmsr(MSR_X2APIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
+		return;
+	}
+	volatile uint32_t *apic = phys_to_virt(base & 0x000ffffffffff000ull);
+	apic[LAPIC_TPR / 4] = 0;
+	apic[LAPIC_SVR / 4] = SVR_ENABLE | SPURIOUS_VECTOR;
+}
+
+void apic_eoi(void)
+{
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+	if (base & APIC_BASE_EXTD)
+		wrmsr(MSR_X2APIC_EOI, 0);
+	else
+		((volatile uint32_t *)phys_to_virt(base & 0x000ffffffffff000ull))[LAPIC_EOI / 4] = 0;
+}
+
 /* The trampoline's 64-bit code lands here, on the AP's own stack. */
 static __attribute__((noreturn, used)) void ap_start(struct cpu *c)
 {
 	percpu_enter(c, c->id, c->apic_id);
 	gdt_init(c);
 	idt_load();
+	apic_enable();
 	ap_main(c);
 	cpu_park();
 }
@@ -83,10 +111,10 @@ static bool start_ap(uint8_t *tr, uint64_t page, struct cpu *c)
 	*(uint64_t *)(tr + tr_offsets[O_CPU]) = (uintptr_t)c;
 
 	/* INIT, 10 ms, start-up, 200 us, start-up (SDM vol. 3A, 9.4.4.1). */
-	send_ipi(c->apic_id, ICR_INIT);
+	apic_send(c->apic_id, ICR_INIT);
 	delay_us(10000);
 	for (int i = 0; i < 2 && !c->online; i++) {
-		send_ipi(c->apic_id, ICR_STARTUP | (uint32_t)(page >> 12));
+		apic_send(c->apic_id, ICR_STARTUP | (uint32_t)(page >> 12));
 		delay_us(200);
 	}
 	uint64_t deadline = rdtsc() + tsc_hz / 10;
@@ -98,7 +126,7 @@ static bool start_ap(uint8_t *tr, uint64_t page, struct cpu *c)
 		log_warn("CPU with APIC id %u did not answer INIT and start-up within 100 ms: left out", c->apic_id);
 		/* Back to waiting for a start-up IPI, should it be running
 		 * late; its stacks stay its own. */
-		send_ipi(c->apic_id, ICR_INIT);
+		apic_send(c->apic_id, ICR_INIT);
 	}
 	return false;
 }
@@ -163,7 +191,7 @@ unsigned smp_stop_others(void)
 	if (!others || stopping)
 		return 0;
 	stopping = true;
-	send_ipi(0, ICR_NMI_OTHERS);
+	apic_send(0, ICR_NMI_OTHERS);
 	/* 10 ms, or a fixed number of spins if the TSC's rate is not known */
 	uint64_t end = rdtsc() + (tsc_hz ? tsc_hz / 100 : 50000000);
 	while (stopped < others && rdtsc() < end)

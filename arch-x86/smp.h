@@ -16,6 +16,25 @@
  * online, the boot CPU included. */
 unsigned smp_start(uint64_t low_page, void (*main)(struct cpu *c));
 
+/* IPIs through this CPU's local APIC, in xAPIC or x2APIC mode, whichever
+ * is on (a passthrough OS may have switched it). ICR low words (SDM vol.
+ * 3A, 11.6.1): delivery mode in bits 10:8, level assert in bit 14. */
+#define ICR_FIXED 0x00004000u	/* | vector */
+#define ICR_INIT 0x00004500u	/* INIT, level assert */
+#define ICR_STARTUP 0x00004600u /* | vector: the page number of the start */
+void apic_send(uint32_t apic_id, uint32_t icr);
+/* End of interrupt for the vector in service. */
+void apic_eoi(void);
+/* Software-enable this CPU's local APIC, all priorities accepted: a
+ * disabled one takes INIT, NMI and start-up IPIs only (SDM vol. 3A,
+ * 11.4.7.2), and the hypervisor's own signal is a fixed interrupt. */
+void apic_enable(void);
+
+/* The vector the hypervisor signals another CPU with (vm_kick): an
+ * isolated guest exits on it; one that reaches the hypervisor with
+ * interrupts on is just acknowledged. */
+#define KICK_VECTOR 0xf2
+
 /* Stop this CPU for good (interrupts off, HLT). */
 __attribute__((noreturn)) void cpu_park(void);
 

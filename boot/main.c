@@ -237,6 +237,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	log_info("guests' local APIC: %s", hv_vmx.apicv ? "on the CPU's APIC virtualization" : "emulated");
 	cpuid_policy_init();
 	pic_mask_all();
+	apic_enable();
 	report_cpus(smp_start(free_low_page(), ap_main));
 	if (options.selftest_fault) {
 		/* Show the exception report, with every CPU up (the others

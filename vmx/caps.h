@@ -59,6 +59,8 @@ static inline bool cpu_has_preemption_timer(const struct vmx_caps *c) { return c
 static inline bool cpu_has_ept_2m(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_2M); }
 static inline bool cpu_has_ept_1g(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_1G); }
 static inline bool cpu_has_ept_ad(const struct vmx_caps *c) { return cpu_has_ept(c) && (c->ept_vpid & EPT_CAP_AD); }
+/* IA32_VMX_MISC bit 8: VM entry may leave the guest waiting for SIPI (A.6). */
+#define VMX_MISC_WAIT_SIPI (1ull << 8)
 /* Preemption timer ticks once every 2^rate TSC ticks (A.6). */
 static inline unsigned vmx_preemption_timer_rate(const struct vmx_caps *c) { return c->misc & 0x1f; }
 

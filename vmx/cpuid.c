@@ -67,7 +67,7 @@ void cpuid_policy_init(void)
 	ext[0].eax = ext_max;
 }
 
-struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf)
+struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t apic_id)
 {
 	/* Leaf 0xD's sizes follow the XCR0 (and XSS) in force, which is the
 	 * guest's own while it runs: ask the CPU, keeping only the components
@@ -86,6 +86,10 @@ struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf)
 			e = (struct cpuid_entry){ 0, 0, 0, 0 };
 		if (leaf == 1 && (vmcs_readnat(GUEST_CR4) & CR4_OSXSAVE))
 			e.ecx |= CPUID1_ECX_OSXSAVE;
+		if (leaf == 1)
+			e.ebx = (e.ebx & 0x00ffffffu) | apic_id << 24;
+		if (leaf == 0xb || leaf == 0x1f)
+			e.edx = apic_id; /* the x2APIC ID */
 		return e;
 	}
 	if (leaf == HV_CPUID_BASE) {

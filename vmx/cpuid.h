@@ -3,7 +3,8 @@
  * CPUID, under the policy below, so a CPUID exit is a table lookup.
  *   - leaf 1: ECX.VMX[5] clear (no nested VMX), ECX.MONITOR[3] clear
  *     (MONITOR/MWAIT raise #UD), ECX.hypervisor[31] set,
- *     ECX.OSXSAVE[27] follows the guest's own CR4.OSXSAVE;
+ *     ECX.OSXSAVE[27] follows the guest's own CR4.OSXSAVE, EBX[31:24]
+ *     the vCPU's APIC ID (as EDX of leaves 0xB and 0x1F);
  *   - leaf 0xA (performance monitoring): all zero, no PMU is virtualized;
  *   - leaf 0xD (XSAVE): asked of the CPU at each exit, since its sizes
  *     depend on the guest's XCR0, limited to the components guests may
@@ -32,8 +33,9 @@ struct cpuid_entry {
 /* Fill the table from this CPU. */
 void cpuid_policy_init(void);
 
-/* The guest's answer for LEAF/SUBLEAF; GUEST_CR4 is read only for leaf 1. */
-struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf);
+/* The guest's answer for LEAF/SUBLEAF to the vCPU with APIC_ID (leaves 1,
+ * 0xB and 0x1F report it); GUEST_CR4 is read only for leaf 1. */
+struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t apic_id);
 
 /* For each basic leaf below CPUID_FIXED_MAX with one answer whatever ECX
  * and the guest's state: that answer; NULL for the others (indexed
@@ -42,13 +44,14 @@ struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf);
 extern const struct cpuid_entry *cpuid_fixed[CPUID_FIXED_MAX];
 
 /* A CPUID exit: the leaf and subleaf from GPR[RAX], GPR[RCX] (register
- * numbers of vmx/regs.h), the answer into RAX, RBX, RCX and RDX. Inline:
- * a fixed leaf is one pointer lookup on the exit path. */
-static inline void cpuid_emulate(uint64_t *gpr)
+ * numbers of vmx/regs.h), the answer into RAX, RBX, RCX and RDX, for the
+ * vCPU whose local APIC has APIC_ID. Inline: a fixed leaf is one pointer
+ * lookup on the exit path. */
+static inline void cpuid_emulate(uint64_t *gpr, uint32_t apic_id)
 {
 	uint32_t leaf = (uint32_t)gpr[REG_RAX];
 	const struct cpuid_entry *f = leaf < CPUID_FIXED_MAX ? cpuid_fixed[leaf] : 0;
-	struct cpuid_entry e = f ? *f : cpuid_guest(leaf, (uint32_t)gpr[REG_RCX]);
+	struct cpuid_entry e = f ? *f : cpuid_guest(leaf, (uint32_t)gpr[REG_RCX], apic_id);
 
 	gpr[REG_RAX] = e.eax;
 	gpr[REG_RBX] = e.ebx;

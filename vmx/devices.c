@@ -116,7 +116,7 @@ static uint8_t fwcfg_byte(struct vm *vm)
 	case FW_CFG_ID: item = 1; size = 4; break;		   /* traditional interface */
 	case FW_CFG_RAM_SIZE: item = vm->cfg.mem; size = 8; break;
 	case FW_CFG_NB_CPUS:
-	case FW_CFG_MAX_CPUS: item = 1; size = 2; break;
+	case FW_CFG_MAX_CPUS: item = vm->nvcpus; size = 2; break;
 	}
 	uint32_t off = vm->fwcfg_offset++;
 	return off < size ? (uint8_t)(item >> (8 * off)) : 0;

@@ -16,6 +16,7 @@
 #include "arch-x86/idt.h"
 #include "arch-x86/smp.h"
 #include "arch-x86/msr.h"
+#include "arch-x86/spinlock.h"
 #include "arch-x86/string.h"
 #include "drivers/console.h"
 #include "vmx/cpuid.h"
@@ -58,7 +59,7 @@ void end_ept_violation(struct vcpu *v, uint64_t gpa, const char *access)
 
 static void handle_cpuid(struct vcpu *v)
 {
-	cpuid_emulate(v->regs.gpr);
+	cpuid_emulate(v->regs.gpr, v->apic_id);
 	vcpu_skip(LEN_CPUID);
 }
 
@@ -81,6 +82,13 @@ static void handle_hlt(struct vcpu *v)
 		}
 		log_info("VM %s: HLT with interrupts enabled, no interrupt source and no time limit: VM stopped",
 			 v->vm->cfg.name);
+	} else if (v->index) {
+		/* An AP that halts with interrupts off is done, as an OS parks
+		 * its CPUs; the VM goes on until its boot vCPU ends it. An INIT
+		 * can still wake it. */
+		log_info("VM %s: vCPU %u halted with interrupts off: it waits for INIT", v->vm->cfg.name, v->index);
+		vcpu_halt(v);
+		return;
 	}
 	vm_end(v, CAUSE_HLT, 0);
 }
@@ -431,9 +439,17 @@ static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 
-	if (v->vm->cfg.ept == EPT_LAZY && ept_fill(v->vm, gpa)) {
-		reinject_event(v); /* then retry the access */
-		return;
+	if (v->vm->cfg.ept == EPT_LAZY) {
+		bool shared = v->vm->nvcpus > 1; /* other vCPUs fill the same tables */
+		if (shared)
+			spin_lock(&v->vm->lock);
+		bool filled = ept_fill(v->vm, gpa);
+		if (shared)
+			spin_unlock(&v->vm->lock);
+		if (filled) {
+			reinject_event(v); /* then retry the access */
+			return;
+		}
 	}
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
 		lapic_mmio_exit(v, gpa); /* the emulated local APIC */
@@ -478,11 +494,87 @@ static void handle_exception_nmi(struct vcpu *v)
 	vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EXCEPTION_NMI);
 }
 
+/* An isolated VM's exit on an interrupt to this CPU: the hypervisor
+ * masks the PICs, so it is another CPU's signal (vm_kick): an IPI for this
+ * vCPU, or the VM's end. "Acknowledge interrupt on exit" took the vector
+ * from the APIC, which awaits its EOI. */
 static void handle_external_interrupt(struct vcpu *v)
 {
-	/* The hypervisor masks the PICs and routes nothing to itself; with
-	 * "acknowledge interrupt on exit" the vector is taken already. */
-	log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, vmcs_read32(VM_EXIT_INTR_INFO));
+	uint32_t info = vmcs_read32(VM_EXIT_INTR_INFO);
+	if ((info & 0xff) != 0xff) /* a spurious vector is never in service */
+		apic_eoi();
+	if ((info & 0xff) != KICK_VECTOR)
+		log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, info);
+	if (!vm_stopping(v) && v->lapic.enabled)
+		v->lapic.pending = true; /* an IPI may be in its IRR */
+}
+
+/* Take one from a count other CPUs add to; false if it is zero. */
+static bool take(volatile uint32_t *count)
+{
+	uint32_t n = __atomic_load_n(count, __ATOMIC_ACQUIRE);
+	while (n && !__atomic_compare_exchange_n(count, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return n != 0;
+}
+
+/* INIT to a CPU in VMX non-root operation is an exit, not a reset (SDM
+ * vol. 3C, 25.2): the vCPU goes where INIT would put it, waiting for a
+ * start-up IPI. Only an INIT that the VM's own guest sent counts; one
+ * left pending from an earlier VM on this CPU does not. */
+static void handle_init(struct vcpu *v)
+{
+	if (vm_stopping(v))
+		return;
+	if (!take(&v->inits_sent)) {
+		log_debug("VM %s: vCPU %u: an INIT no vCPU sent: ignored", v->vm->cfg.name, v->index);
+		return;
+	}
+	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
+	vcpu_reset_init(v);
+}
+
+/* A start-up IPI to a vCPU waiting for one (25.2): real mode at VV00:0000
+ * for vector VV (SDM vol. 3A, 9.4.4). The stop signal vm_kick sends is
+ * one too; so is a stale one, which finds no guest's SIPI to match.
+ * Not in the exit table: unusual_exit calls it, and a nonzero return
+ * restarts the run loop (see the SMI note below). */
+static int handle_sipi(struct vcpu *v)
+{
+	unsigned vector = (unsigned)vmcs_readnat(EXIT_QUALIFICATION) & 0xff;
+	if (vm_stopping(v))
+		return 0;
+	if (!take(&v->sipis_sent)) {
+		log_debug("VM %s: vCPU %u: a start-up IPI no vCPU sent: ignored", v->vm->cfg.name, v->index);
+		return 0;
+	}
+	/* Bochs 2.7 masks SMIs for the wait and its SIPI exit skips the
+	 * unmasking, so from then on every exit on this CPU reports blocking
+	 * by SMI, which a VM entry outside SMM refuses (26.3.1.5). Seen here
+	 * first: this CPU's run loops clear it after each exit from now on
+	 * (vcpu_exit_smi), and this one restarts to take that on. A CPU that
+	 * does not do this never pays for it. */
+	int restart = 0;
+	if ((vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_SMI) && !percpu_read8(smi_stuck)) {
+		log_info("VM %s: this CPU reports blocking by SMI after a SIPI exit (an emulator's quirk): cleared "
+			 "after each exit on it from now on",
+			 v->vm->cfg.name);
+		percpu_write8(smi_stuck, 1);
+		restart = 1;
+	}
+	vmcs_write16(GUEST_CS_SELECTOR, (uint16_t)(vector << 8));
+	vmcs_writenat(GUEST_CS_BASE, (uint64_t)vector << 12);
+	vmcs_write32(GUEST_CS_LIMIT, 0xffff);
+	vmcs_write32(GUEST_CS_AR_BYTES, 0x9b); /* present, code, read, accessed */
+	vmcs_writenat(GUEST_RIP, 0);
+	/* The wait blocked SMIs and NMIs; a CPU outside SMM may not enter
+	 * with SMI blocking (26.3.1.5), and the wait is over. */
+	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
+	v->waiting_sipi = false;
+	log_info("VM %s: vCPU %u (APIC id %u) started at %04x:0000 by a start-up IPI", v->vm->cfg.name, v->index,
+		 v->apic_id, vector << 8);
+	return restart;
 }
 
 /* The timer fires every ~100 ms of guest time, or sooner for the local
@@ -491,6 +583,8 @@ static void handle_preemption_timer(struct vcpu *v)
 {
 	uint64_t now = rdtsc(), next = hv_vmx.preemption_slice;
 
+	if (vm_stopping(v))
+		return; /* another vCPU ended the VM */
 	lapic_timer_check(v, now);
 	if (v->lapic.deadline) {
 		uint64_t left = (v->lapic.deadline - now) >> vmx_preemption_timer_rate(&hv_vmx_caps);
@@ -529,6 +623,7 @@ static const exit_handler exit_table[EXIT_REASON_MAX] = {
 	[EXIT_EXCEPTION_NMI] = handle_exception_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_external_interrupt,
 	[EXIT_TRIPLE_FAULT] = handle_triple_fault,
+	[EXIT_INIT] = handle_init,
 	[EXIT_INTERRUPT_WINDOW] = handle_interrupt_ready,
 	[EXIT_CPUID] = handle_cpuid,
 	[EXIT_GETSEC] = handle_vmx_instruction,
@@ -576,11 +671,12 @@ static void entry_failure(struct vcpu *v, uint32_t reason)
 	vm_end(v, CAUSE_ENTRY_FAILURE, basic);
 }
 
-/* Exits the fast path does not take: failed VM entries, reasons with
- * extra bits set (enclave, pending MTF: dispatched as usual), and reasons
- * with no handler (the VM ends, naming the reason). Out of line and cold:
- * it keeps vcpu_exit's frame small. */
-static __attribute__((noinline, cold)) void unusual_exit(struct vcpu *v, uint32_t reason)
+/* Exits the fast path does not take: failed VM entries, SIPI, reasons
+ * with extra bits set (enclave, pending MTF: dispatched as usual), and
+ * reasons with no handler (the VM ends, naming the reason). Out of line
+ * and cold: it keeps vcpu_exit's frame small. Nonzero: leave the run loop
+ * though the VM goes on (vcpu_run enters again). */
+static __attribute__((noinline, cold)) int unusual_exit(struct vcpu *v, uint32_t reason)
 {
 	unsigned basic = reason & 0xffff;
 
@@ -588,16 +684,19 @@ static __attribute__((noinline, cold)) void unusual_exit(struct vcpu *v, uint32_
 		v->exit_count[basic]++;
 	if (reason & EXIT_REASON_ENTRY_FAILURE) {
 		entry_failure(v, reason);
-		return;
+		return 0;
 	}
+	if (basic == EXIT_SIPI)
+		return handle_sipi(v);
 	if (basic < EXIT_REASON_MAX && exit_table[basic]) {
 		exit_table[basic](v);
-		return;
+		return 0;
 	}
 	log_err("VM %s: unhandled exit: reason %u (%s), qualification %#llx, at RIP %#llx", v->vm->cfg.name, basic,
 		exit_reason_name(basic), (unsigned long long)vmcs_readnat(EXIT_QUALIFICATION),
 		(unsigned long long)rip());
 	vm_end(v, CAUSE_UNHANDLED_EXIT, basic);
+	return 0;
 }
 
 /*
@@ -616,8 +715,8 @@ int vcpu_exit(struct vcpu *v)
 	if (__builtin_expect(reason < EXIT_REASON_MAX && exit_table[reason], 1)) {
 		v->exit_count[reason]++;
 		exit_table[reason](v);
-	} else {
-		unusual_exit(v, reason);
+	} else if (unusual_exit(v, reason)) {
+		return 1;
 	}
 	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || percpu_read32(nmi_pending) || vmcs_failed(), 0))
 		return vcpu_attend(v);
@@ -641,4 +740,13 @@ int vcpu_exit_timed(struct vcpu *v)
 	if (basic < EXIT_REASON_MAX)
 		v->stats.ticks[basic] += rdtsc() - start;
 	return ended;
+}
+
+int vcpu_exit_smi(struct vcpu *v)
+{
+	int r = v->timed ? vcpu_exit_timed(v) : vcpu_exit(v);
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	if (intr & INTERRUPTIBILITY_SMI)
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_SMI);
+	return r;
 }

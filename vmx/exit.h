@@ -11,6 +11,9 @@
  * ticks spent and the ports and MSRs exited on (vmx/stats.h). */
 int vcpu_exit(struct vcpu *v);
 int vcpu_exit_timed(struct vcpu *v);
+/* Either of them, then blocking by SMI cleared: for CPUs that report it
+ * wrongly after a SIPI exit (vmx/exit.c, handle_sipi). */
+int vcpu_exit_smi(struct vcpu *v);
 
 /* The port-IO exit (vmx/io.c). */
 void handle_io(struct vcpu *v);

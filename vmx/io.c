@@ -14,6 +14,7 @@
 #include "vmx/exit.h"
 #include "vmx/guestmem.h"
 #include "vmx/vcpu.h"
+#include "arch-x86/spinlock.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "drivers/console.h"
@@ -150,9 +151,14 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 void handle_io(struct vcpu *v)
 {
 	struct io_qual q = decode_io(vmcs_readnat(EXIT_QUALIFICATION));
+	bool shared = v->vm->nvcpus > 1; /* the device models are the VM's, not the vCPU's */
 
+	if (shared)
+		spin_lock(&v->vm->lock);
 	if (q.string)
 		io_string(v, q);
 	else
 		io_simple(v, q);
+	if (shared)
+		spin_unlock(&v->vm->lock);
 }

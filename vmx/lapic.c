@@ -2,6 +2,8 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
+#include "arch-x86/percpu.h"
+#include "arch-x86/smp.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
 #include "drivers/console.h"
@@ -18,6 +20,8 @@ enum {
 	APIC_VERSION = 0x30,
 	APIC_TPR = 0x80,
 	APIC_EOI = 0xb0,
+	APIC_LDR = 0xd0,
+	APIC_DFR = 0xe0,
 	APIC_SVR = 0xf0,
 	APIC_ISR = 0x100,
 	APIC_IRR = 0x200,
@@ -33,6 +37,12 @@ enum {
 	APIC_SELF_IPI = 0x3f0, /* x2APIC only */
 };
 #define APIC_VERSION_VALUE 0x00050014u /* version 0x14, 6 LVT entries */
+/* ICR low (11.6.1): delivery mode in bits 10:8, shorthand in 19:18. */
+enum { ICR_MODE_FIXED = 0, ICR_MODE_LOWEST = 1, ICR_MODE_INIT = 5, ICR_MODE_SIPI = 6 };
+enum { ICR_SELF = 1, ICR_ALL = 2, ICR_ALL_BUT_SELF = 3 };
+#define ICR_LOGICAL (1u << 11)
+#define ICR_PENDING (1u << 12)
+#define ICR_LEVEL_ASSERT (1u << 14)
 #define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define SVR_ENABLED (1u << 8)
@@ -46,28 +56,38 @@ static uint32_t *reg(struct vcpu *v, unsigned off)
 	return (uint32_t *)((uint8_t *)phys_to_virt(v->lapic.page) + off);
 }
 
+/* What the APIC holds after power-up or INIT (SDM vol. 3A, 11.4.7.1):
+ * software-disabled, every LVT masked, the timer stopped; the ID stays. */
+void lapic_reset(struct vcpu *v)
+{
+	struct vlapic *l = &v->lapic;
+
+	memset(phys_to_virt(l->page), 0, PAGE_SIZE);
+	*reg(v, APIC_ID) = v->apic_id << 24;
+	*reg(v, APIC_VERSION) = APIC_VERSION_VALUE;
+	*reg(v, APIC_DFR) = 0xffffffff;
+	*reg(v, APIC_SVR) = 0xff;
+	for (unsigned off = APIC_LVT_TIMER; off <= APIC_LVT_ERROR; off += 0x10)
+		*reg(v, off) = LVT_MASKED;
+	l->apic_base = LAPIC_BASE | APIC_BASE_ENABLE | (v->index ? 0 : APIC_BASE_BSP);
+	l->deadline = l->period = 0;
+	l->pending = false;
+}
+
 bool lapic_init(struct vcpu *v, bool hw)
 {
 	struct vlapic *l = &v->lapic;
 
 	l->page = phys_alloc_page();
-	l->access_page = phys_alloc_page();
-	if (!l->page || !l->access_page)
+	if (!l->page)
 		return false;
-	/* What the guest's APIC holds after reset (SDM vol. 3A, 11.4.7.1). */
-	*reg(v, APIC_ID) = 0;
-	*reg(v, APIC_VERSION) = APIC_VERSION_VALUE;
-	*reg(v, APIC_SVR) = 0xff;
-	for (unsigned off = APIC_LVT_TIMER; off <= APIC_LVT_ERROR; off += 0x10)
-		*reg(v, off) = LVT_MASKED;
-	l->apic_base = LAPIC_BASE | APIC_BASE_ENABLE | APIC_BASE_BSP;
+	lapic_reset(v);
 	l->enabled = true;
+	/* On APIC virtualization the VM's EPT maps 0xFEE00000 to its
+	 * APIC-access page (vm.c), which the CPU recognizes by address
+	 * (30.4); else that page stays out of EPT and each access faults. */
 	l->hw = hw;
-	if (!hw)
-		return true; /* 0xFEE00000 stays out of EPT: each access faults */
-	/* The guest-physical APIC page maps to the APIC-access page, which
-	 * the CPU recognizes by its host-physical address (30.4). */
-	return pt_map(&v->vm->ept, LAPIC_BASE, l->access_page, PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB);
+	return true;
 }
 
 void lapic_destroy(struct vcpu *v)
@@ -75,9 +95,7 @@ void lapic_destroy(struct vcpu *v)
 	struct vlapic *l = &v->lapic;
 	if (l->page)
 		frame_free(&hv_frames, l->page, 1);
-	if (l->access_page)
-		frame_free(&hv_frames, l->access_page, 1);
-	l->page = l->access_page = 0;
+	l->page = 0;
 }
 
 /* Highest vector set in the 256-bit register at OFF (ISR, IRR), or -1. */
@@ -91,22 +109,26 @@ static int highest(struct vcpu *v, unsigned off)
 	return -1;
 }
 
+/* Atomic: other vCPUs' CPUs set bits in this vCPU's IRR. */
 static void set_bit_in(struct vcpu *v, unsigned off, unsigned vector, bool on)
 {
 	uint32_t *w = reg(v, off + (vector / 32) * 0x10);
 	if (on)
-		*w |= 1u << (vector % 32);
+		__atomic_fetch_or(w, 1u << (vector % 32), __ATOMIC_RELEASE);
 	else
-		*w &= ~(1u << (vector % 32));
+		__atomic_fetch_and(w, ~(1u << (vector % 32)), __ATOMIC_RELEASE);
 }
 
-/* An interrupt with VECTOR arrives: IRR, to be delivered. */
+/* An interrupt with VECTOR arrives at V's APIC: IRR, to be delivered. V
+ * may run on another CPU: it is made to exit, and delivers it then. */
 static void accept(struct vcpu *v, unsigned vector)
 {
 	if (vector < 16 || !(*reg(v, APIC_SVR) & SVR_ENABLED))
 		return; /* illegal vectors and a disabled APIC drop it */
 	set_bit_in(v, APIC_IRR, vector, true);
-	v->lapic.pending = true;
+	__atomic_store_n(&v->lapic.pending, true, __ATOMIC_RELEASE);
+	if (v->cpu != this_cpu()->id)
+		vm_kick(v, false);
 }
 
 static void set_window(struct vcpu *v, bool on)
@@ -124,6 +146,10 @@ static void set_window(struct vcpu *v, bool on)
 void lapic_deliver(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
+	/* A CPU waiting for SIPI takes no interrupt (SDM vol. 3C, 25.4.2);
+	 * it is disabled anyway until the guest enables it. */
+	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
+		return;
 	int irr = highest(v, APIC_IRR);
 
 	if (irr < 0) {
@@ -208,6 +234,62 @@ void lapic_timer_check(struct vcpu *v, uint64_t now)
 		l->deadline = 0;
 }
 
+/* Does the ICR's destination DEST name T (SDM vol. 3A, 11.6.2)? Physical
+ * mode: its APIC ID, or the broadcast ID; logical mode: the flat model's
+ * bit mask against its LDR. */
+static bool destined(struct vcpu *t, uint32_t low, uint32_t dest, bool x2apic)
+{
+	if (low & ICR_LOGICAL)
+		return !x2apic && (dest & (*reg(t, APIC_LDR) >> 24)) != 0;
+	return dest == (x2apic ? 0xffffffffu : 0xffu) || dest == t->apic_id;
+}
+
+/* An IPI V's guest sent through ICR (11.6.1), to the vCPUs of its VM:
+ * fixed and lowest-priority interrupts into their IRRs; INIT and start-up
+ * as real ones to their CPUs, where they cause INIT and SIPI exits
+ * (vmx/exit.c), as the guest would see them on hardware. NMI, SMI and
+ * the rest are not modelled: dropped, with a warning. An IPI that names
+ * no vCPU of the VM (an INIT to a CPU outside it) is dropped. */
+static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
+{
+	struct vm *vm = v->vm;
+	unsigned shorthand = (low >> 18) & 3, mode = (low >> 8) & 7, vector = low & 0xff, sent = 0;
+	bool x2apic = v->lapic.apic_base & APIC_BASE_EXTD;
+
+	if (mode == ICR_MODE_INIT && !(low & ICR_LEVEL_ASSERT))
+		return; /* INIT level de-assert: no effect since the Pentium 4 */
+	if (mode != ICR_MODE_FIXED && mode != ICR_MODE_LOWEST && mode != ICR_MODE_INIT && mode != ICR_MODE_SIPI) {
+		log_warn("VM %s: vCPU %u sent an IPI with delivery mode %u, which is not modelled: dropped", vm->cfg.name,
+			 v->index, mode);
+		return;
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = vm->vcpus[i];
+		bool to = shorthand == ICR_SELF		  ? t == v
+			  : shorthand == ICR_ALL		  ? true
+			  : shorthand == ICR_ALL_BUT_SELF ? t != v
+							  : destined(t, low, dest, x2apic);
+		if (!to)
+			continue;
+		sent++;
+		if (mode == ICR_MODE_FIXED || mode == ICR_MODE_LOWEST) {
+			accept(t, vector);
+			if (mode == ICR_MODE_LOWEST)
+				break; /* one of them: the first */
+		} else if (t != v && !(mode == ICR_MODE_INIT && t->waiting_sipi)) {
+			/* (To itself, or INIT to a vCPU already in the INIT state:
+			 * no effect. A real INIT there would stay pending and reset
+			 * it again after the start-up IPI.) */
+			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
+			apic_send(cpus[t->cpu].apic_id, mode == ICR_MODE_INIT ? ICR_INIT : ICR_STARTUP | vector);
+		}
+	}
+	if (!sent && !__atomic_fetch_add(&vm->dropped_ipis, 1, __ATOMIC_RELAXED))
+		log_warn("VM %s: vCPU %u sent an IPI (ICR %#x, destination %#x) to no vCPU of the VM (it has %u): "
+			 "dropped (later ones are dropped without a word)",
+			 vm->cfg.name, v->index, low, dest, vm->nvcpus);
+}
+
 /* A write the CPU made to the virtual-APIC page (trap-like, 30.4.3.3). */
 static void register_written(struct vcpu *v, unsigned off, uint32_t val)
 {
@@ -225,15 +307,13 @@ static void register_written(struct vcpu *v, unsigned off, uint32_t val)
 		if (off == APIC_TIMER_INITIAL || !(val & LVT_MASKED))
 			timer_arm(v);
 		break;
-	case APIC_ICR_LOW: {
-		/* Fixed delivery to this vCPU: the "self" shorthand, "all
-		 * including self", or its own APIC ID (11.6.1). */
-		unsigned shorthand = (val >> 18) & 3, mode = (val >> 8) & 7;
-		uint32_t dest = *reg(v, APIC_ICR_HIGH) >> 24;
-		if (mode == 0 && (shorthand == 1 || shorthand == 2 || (shorthand == 0 && dest == 0)))
-			accept(v, val & 0xff);
+	case APIC_ICR_LOW:
+		/* xAPIC: the destination is ICR_HIGH's top byte; x2APIC: all of
+		 * it (lapic_msr_write stores it there). */
+		send_ipi(v, val,
+			 (v->lapic.apic_base & APIC_BASE_EXTD) ? *reg(v, APIC_ICR_HIGH) : *reg(v, APIC_ICR_HIGH) >> 24);
+		*reg(v, APIC_ICR_LOW) = val & ~ICR_PENDING; /* delivered: idle */
 		break;
-	}
 	case APIC_SELF_IPI:
 		accept(v, val & 0xff);
 		break;
@@ -262,7 +342,7 @@ static uint32_t timer_current(struct vcpu *v)
 static bool writable(unsigned off)
 {
 	switch (off) {
-	case APIC_TPR: case APIC_EOI: case 0xd0: case 0xe0: case APIC_SVR: case 0x280: case 0x2f0:
+	case APIC_TPR: case APIC_EOI: case APIC_LDR: case APIC_DFR: case APIC_SVR: case 0x280: case 0x2f0:
 	case APIC_ICR_LOW: case APIC_ICR_HIGH: case APIC_TIMER_INITIAL: case APIC_TIMER_DIVIDE:
 		return true;
 	default:
@@ -346,7 +426,7 @@ bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 		return true;
 	}
 	if (off == APIC_ID) {
-		*value = 0; /* x2APIC ID: 32 bits, this is vCPU 0 */
+		*value = v->apic_id; /* x2APIC ID: 32 bits */
 		return true;
 	}
 	if (off == APIC_EOI || off == APIC_SELF_IPI || off > APIC_TIMER_DIVIDE)
@@ -368,7 +448,7 @@ bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 		bool extd = value & APIC_BASE_EXTD, en = value & APIC_BASE_ENABLE;
 		if ((extd && !en) || (!extd && (l->apic_base & APIC_BASE_EXTD) && en))
 			return false;
-		l->apic_base = value | APIC_BASE_BSP;
+		l->apic_base = (value & ~APIC_BASE_BSP) | (l->apic_base & APIC_BASE_BSP); /* BSP is read-only */
 		return true;
 	}
 	if (!(l->apic_base & APIC_BASE_EXTD))
@@ -402,8 +482,8 @@ bool lapic_halt(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
 	/* Without the preemption timer nothing would bring the CPU back from
-	 * the guest's HLT state. */
-	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0))
+	 * the guest's HLT state. With other vCPUs, an IPI from one may. */
+	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0 && v->vm->nvcpus == 1))
 		return false;
 	vcpu_halt(v);
 	l->pending = true;

@@ -8,8 +8,9 @@
  * timer's current count) are emulated. Without it (or with apicv=off) the
  * page at 0xFEE00000 is left out of EPT and every access is emulated: the
  * faulting MOV is decoded (vmx/decode.h) and done on the same registers. What is modelled: ID, version, TPR,
- * EOI, SVR, ISR/IRR, the LVT timer (one-shot and periodic, on the VMX
- * preemption timer; its clock is the TSC), self-IPIs through ICR.
+ * EOI, SVR, ISR/IRR, LDR/DFR, the LVT timer (one-shot and periodic, on the VMX
+ * preemption timer; its clock is the TSC), and IPIs through ICR: fixed
+ * and lowest-priority ones to any of the VM's vCPUs, INIT and start-up.
  * Interrupts are injected when the guest can take them, else an
  * interrupt-window exit is asked for.
  */
@@ -26,6 +27,8 @@
 /* Pages for V's APIC, on APIC virtualization if HW; false if out of
  * memory. */
 bool lapic_init(struct vcpu *v, bool hw);
+/* Back to the power-up state: an INIT. */
+void lapic_reset(struct vcpu *v);
 void lapic_destroy(struct vcpu *v);
 
 /* Exits: APIC write, APIC access, and an EPT violation on the APIC page

@@ -22,8 +22,11 @@
 #define TABLE_RESERVE_FRAMES 512
 #define PASSTHROUGH_APIC 0xfee00000ull
 #define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
 #define ICR_MODE_INIT 5
 #define ICR_MODE_SIPI 6
+#define ICR_LOGICAL (1u << 11)
+#define ICR_LEVEL_ASSERT (1u << 14)
 
 extern char __image_start[], __image_end[];
 
@@ -286,16 +289,38 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 	forward(port, size, in, val);
 }
 
-/* Start-up IPIs would wake CPUs outside VMX: dropped (SDM vol. 3A,
- * 10.6.1: delivery mode in ICR bits 10:8). */
-static bool icr_allowed(struct vcpu *v, uint32_t low)
+/* INIT and start-up IPIs (SDM vol. 3A, 11.6.1: delivery mode in ICR bits
+ * 10:8) go only to a CPU of the VM by its APIC ID: each of those waits for
+ * SIPI in VMX non-root operation, where they cause INIT and SIPI exits
+ * (vmx/exit.c). To a CPU outside the VM, or by a shorthand that could
+ * reach one, they are dropped: no CPU runs the OS outside the hypervisor. */
+static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 {
-	unsigned mode = (low >> 8) & 7;
+	struct vm *vm = v->vm;
+	unsigned mode = (low >> 8) & 7, shorthand = (low >> 18) & 3;
 	if (mode != ICR_MODE_INIT && mode != ICR_MODE_SIPI)
 		return true;
-	if (!v->vm->dropped_ipis++)
-		log_warn("VM %s: INIT/SIPI to other CPUs dropped: the passthrough OS runs on the boot CPU only",
-			 v->vm->cfg.name);
+	for (unsigned i = 0; i < vm->nvcpus && !shorthand && !(low & ICR_LOGICAL); i++) {
+		struct vcpu *t = vm->vcpus[i];
+		if (t == v || t->apic_id != dest)
+			continue;
+		if (mode == ICR_MODE_SIPI) {
+			__atomic_add_fetch(&t->sipis_sent, 1, __ATOMIC_RELEASE);
+			return true;
+		}
+		/* INIT to a CPU in the INIT state changes nothing; a real one
+		 * would stay pending and reset it after its start-up IPI. A
+		 * de-assert does nothing at all (11.6.1). */
+		if (t->waiting_sipi || !(low & ICR_LEVEL_ASSERT))
+			return false;
+		__atomic_add_fetch(&t->inits_sent, 1, __ATOMIC_RELEASE);
+		return true;
+	}
+	if (!__atomic_fetch_add(&vm->dropped_ipis, 1, __ATOMIC_RELAXED))
+		log_warn("VM %s: %s to %s%#x dropped: not a CPU of the VM (it has %u); later ones are dropped without a word",
+			 vm->cfg.name, mode == ICR_MODE_INIT ? "INIT" : "a start-up IPI",
+			 shorthand ? "a shorthand, not APIC id " : (low & ICR_LOGICAL) ? "logical destination " : "APIC id ",
+			 dest, vm->nvcpus);
 	return false;
 }
 
@@ -312,14 +337,15 @@ void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 		return;
 	}
 	uint32_t val = (uint32_t)(m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm);
-	if (off != APIC_ICR_LOW || icr_allowed(v, val))
-		*(volatile uint32_t *)phys_to_virt(PASSTHROUGH_APIC + off) = val;
+	volatile uint32_t *apic = phys_to_virt(PASSTHROUGH_APIC);
+	if (off != APIC_ICR_LOW || icr_allowed(v, val, apic[APIC_ICR_HIGH / 4] >> 24))
+		apic[off / 4] = val;
 	vcpu_skip(m.len);
 }
 
 bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value)
 {
-	if (icr_allowed(v, (uint32_t)value))
+	if (icr_allowed(v, (uint32_t)value, (uint32_t)(value >> 32)))
 		wrmsr(0x830, value);
 	return true;
 }

@@ -13,6 +13,7 @@
 #include "drivers/format.h"
 #include "mm/phys.h"
 #include "vmx/decode.h"
+#include "vmx/ept.h"
 #include "vmx/exit.h"
 #include "vmx/guestmem.h"
 #include "vmx/lapic.h"
@@ -266,7 +267,7 @@ static void set_controls(struct vcpu *v)
 	vmcs_write32(SECONDARY_VM_EXEC_CONTROL, v->lapic.hw ? hv_vmx.proc2_apicv : hv_vmx.proc2);
 	if (v->lapic.hw) {
 		vmcs_write64(VIRTUAL_APIC_PAGE_ADDR, v->lapic.page);
-		vmcs_write64(APIC_ACCESS_ADDR, v->lapic.access_page);
+		vmcs_write64(APIC_ACCESS_ADDR, vm->apic_access_page);
 		vmcs_write32(TPR_THRESHOLD, 0);
 	}
 	vmcs_write32(VM_EXIT_CONTROLS, hv_vmx.exit);
@@ -321,6 +322,43 @@ static void cpu_state_reset(struct vcpu *v)
 			 : "r"(0ull), "r"(0xffff0ff0ull));
 }
 
+/* The state INIT puts a CPU in (SDM vol. 3A, table 9-1), waiting for a
+ * start-up IPI: real mode at F000:FFF0, CR0 with CD, NW and ET, the
+ * general registers zero but EDX, which holds the CPUID signature. The
+ * SIPI exit then points CS at the start-up page (exit.c). */
+void vcpu_reset_init(struct vcpu *v)
+{
+	static const struct segment reset_code = { 0xf000, 0xffff0000, 0xffff, AR_CODE16 },
+				    reset_data = { 0, 0, 0xffff, AR_DATA16 };
+
+	set_segments(&reset_code, &reset_data);
+	set_control_registers(CR0_CD | CR0_NW | 0x10, 0);
+	vmcs_writenat(GUEST_CR3, 0);
+	vmcs_writenat(GUEST_GDTR_BASE, 0);
+	vmcs_write32(GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_writenat(GUEST_IDTR_BASE, 0);
+	vmcs_write32(GUEST_IDTR_LIMIT, 0xffff);
+	vmcs_write64(GUEST_IA32_EFER, 0);
+	vmcs_write64(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_writenat(GUEST_DR7, 0x400);
+	vmcs_writenat(GUEST_RSP, 0);
+	vmcs_writenat(GUEST_RIP, 0xfff0);
+	vmcs_writenat(GUEST_RFLAGS, 0x2);
+	vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, 0);
+	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmcs_write32(VM_ENTRY_INTR_INFO, 0);
+	v->entry_controls &= ~ENTRY_IA32E_MODE_GUEST;
+	vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
+	memset(&v->regs, 0, sizeof(v->regs));
+	v->regs.gpr[REG_RDX] = cpuid(1, 0).eax;
+	v->xcr0 = XCR0_X87;
+	v->cr8 = 0;
+	if (v->lapic.enabled)
+		lapic_reset(v);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_WAIT_SIPI);
+	v->waiting_sipi = true;
+}
+
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen)
 {
 	v->vm = vm;
@@ -343,8 +381,11 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 	}
 	set_controls(v);
 	set_host_state();
-	set_guest_state(v, bs);
+	static const struct boot_state waiting = { .mode = MODE_REAL };
+	set_guest_state(v, bs ? bs : &waiting);
 	vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
+	if (!bs)
+		vcpu_reset_init(v);
 	if (hv_vmx.vpid && invvpid(INVVPID_SINGLE, vm->vpid, 0) != VMX_OK)
 		invvpid(INVVPID_ALL, 0, 0);
 	cpu_state_reset(v);
@@ -377,8 +418,9 @@ static void pass_nmi(struct vcpu *v)
 		percpu_write32(nmi_pending, 0);
 		return;
 	}
-	if (vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID)
-		return; /* next time */
+	if ((vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
+	    vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
+		return; /* next time; a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
 	percpu_dec32(nmi_pending);
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
 }
@@ -397,6 +439,7 @@ int vcpu_attend(struct vcpu *v)
 	}
 	if (percpu_read32(nmi_pending) && v->cause == CAUSE_RUNNING)
 		pass_nmi(v);
+	vm_stopping(v);
 	return v->cause != CAUSE_RUNNING;
 }
 
@@ -416,11 +459,25 @@ void vcpu_run(struct vcpu *v, bool stats)
 	}
 	if (percpu_read32(nmi_pending))
 		pass_nmi(v);
-	int r = vmx_run(v, v->launched, stats ? vcpu_exit_timed : vcpu_exit);
-	if (v->exits)
-		v->launched = 1; /* an exit means the launch succeeded */
-	if (r)
-		entry_failed(v, r);
+	/* A passthrough OS takes interrupts directly: a stop signal from an
+	 * earlier VM still pending here would reach it. Taken now, with
+	 * interrupts on for one instruction (trap() acknowledges it). */
+	if (c->passthrough)
+		__asm__ volatile("sti; nop; cli");
+	__atomic_store_n(&v->in_run, true, __ATOMIC_RELEASE);
+	v->timed = stats;
+	/* The loop returns when the VM has ended, or to be entered again
+	 * with another exit routine. */
+	while (!vm_stopping(v) && v->cause == CAUSE_RUNNING) {
+		int r = vmx_run(v, v->launched, percpu_read8(smi_stuck) ? vcpu_exit_smi : stats ? vcpu_exit_timed : vcpu_exit);
+		if (v->exits)
+			v->launched = 1; /* an exit means the launch succeeded */
+		if (r) {
+			entry_failed(v, r);
+			break;
+		}
+	}
+	__atomic_store_n(&v->in_run, false, __ATOMIC_RELEASE);
 }
 
 void vcpu_destroy(struct vcpu *v)
@@ -430,8 +487,11 @@ void vcpu_destroy(struct vcpu *v)
 	vmclear(v->vmcs);
 	frame_free(&hv_frames, v->vmcs, 1);
 	v->vmcs = 0;
+	/* This CPU's cached translations for the VM go: its EPT's tables and
+	 * its VPID will be another VM's (each CPU has its own TLBs). */
 	if (hv_vmx.vpid)
 		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
+	ept_invalidate(v->vm);
 	msr_reset_passthrough();
 	cpu_state_reset(v);
 	lapic_destroy(v);

@@ -11,8 +11,13 @@
 #include "vmx/vm.h"
 #include "vmx/vmcs.h"
 
-/* Allocate and fill the VMCS from BS (controls, host and guest state). */
+/* Fill V's VMCS (allocated, V's index and APIC id set) on this CPU, the
+ * one it will run on: controls, host state, and guest state from BS; with
+ * BS NULL, an AP's: waiting for a start-up IPI. */
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen);
+
+/* The guest state after INIT: waiting for a start-up IPI. */
+void vcpu_reset_init(struct vcpu *v);
 
 /* Enter the guest until the VM ends (v->cause is set); with STATS, time
  * each exit (stats=1). */

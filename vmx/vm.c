@@ -6,6 +6,8 @@
 #include "vmx/vm.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/percpu.h"
+#include "arch-x86/smp.h"
 #include "arch-x86/string.h"
 #include "arch-x86/spinlock.h"
 #include "arch-x86/tsc.h"
@@ -18,6 +20,7 @@
 #include "vmx/devices.h"
 #include "vmx/ept.h"
 #include "vmx/isolation.h"
+#include "vmx/lapic.h"
 #include "vmx/loader.h"
 #include "vmx/msr.h"
 #include "vmx/passthrough.h"
@@ -52,12 +55,56 @@ const char *vm_cause_name(enum vm_cause c)
 	return names[c];
 }
 
+void vm_kick(struct vcpu *t, bool sipi)
+{
+	uint32_t apic_id = cpus[t->cpu].apic_id;
+	if (t->cpu == this_cpu()->id)
+		return; /* it is in the hypervisor now: it sees the change before it enters */
+	if (!t->vm->cfg.passthrough)
+		apic_send(apic_id, ICR_FIXED | KICK_VECTOR);
+	if (sipi)
+		apic_send(apic_id, ICR_STARTUP);
+}
+
+/* Signal every other vCPU of the VM that is in its run loop to stop. A
+ * passthrough OS's vCPUs take interrupts directly, so theirs come from
+ * the preemption timer (one slice at most); those waiting for SIPI wake
+ * only for a start-up IPI, so they get one too (SDM vol. 3C, 25.5.1: the
+ * timer does not end that wait). */
+static void stop_others(struct vm *vm, const struct vcpu *self)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = vm->vcpus[i];
+		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_ACQUIRE))
+			vm_kick(t, true);
+	}
+}
+
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
 {
 	if (v->cause != CAUSE_RUNNING)
 		return; /* the first cause wins */
 	v->cause = cause;
 	v->status = status;
+	struct vm *vm = v->vm;
+	enum vm_cause running = CAUSE_RUNNING;
+	if (__atomic_compare_exchange_n(&vm->cause, &running, cause, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		vm->status = status;
+		vm->ended_by = v->index;
+		stop_others(vm, v);
+	}
+}
+
+bool vm_stopping(struct vcpu *v)
+{
+	enum vm_cause c = __atomic_load_n(&v->vm->cause, __ATOMIC_ACQUIRE);
+	if (c == CAUSE_RUNNING)
+		return false;
+	if (v->cause == CAUSE_RUNNING) {
+		v->cause = c;
+		v->status = v->vm->status;
+	}
+	return true;
 }
 
 void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
@@ -125,19 +172,68 @@ static void free_page(uint64_t *pa)
 	*pa = 0;
 }
 
-static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_module *mod,
-		      const struct mbi_module *initrd, char *err, size_t errlen)
+#define VCPU_PAGES ((sizeof(struct vcpu) + 4095) / 4096)
+
+/* The VM's vCPUs and their VMCS pages, from the frame pool. Their VMCSs
+ * are filled later, each on the CPU that runs it. The APIC IDs: an
+ * isolated VM's are the vCPU numbers; a passthrough OS's are the real
+ * ones, filled in by the CPU that takes each vCPU. */
+static bool alloc_vcpus(struct vm *vm, unsigned n)
 {
-	vm->vcpu.vm = vm;
+	vm->nvcpus = n;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t pa = frame_alloc(&hv_frames, VCPU_PAGES, 4096);
+		if (!pa)
+			return false;
+		struct vcpu *v = phys_to_virt(pa);
+		memset(v, 0, sizeof(*v));
+		vm->vcpus[i] = v;
+		v->vm = vm;
+		v->index = i;
+		v->apic_id = i;
+		v->cause = CAUSE_RUNNING;
+		v->vmcs = phys_alloc_page();
+		if (!v->vmcs)
+			return false;
+	}
+	return true;
+}
+
+static void free_vcpus(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = vm->vcpus[i];
+		if (!v)
+			continue;
+		if (v->vmcs) /* never set up (its VMCS is cleared when it is) */
+			frame_free(&hv_frames, v->vmcs, 1);
+		frame_free(&hv_frames, (uintptr_t)v, VCPU_PAGES); /* identity-mapped (mm/phys.h) */
+		vm->vcpus[i] = NULL;
+	}
+}
+
+static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_module *mod,
+		      const struct mbi_module *initrd, unsigned nvcpus, char *err, size_t errlen)
+{
 	vm->kernel_module = mod->start;
 	vm->initrd_module = initrd ? initrd->start : 0;
 	vm->io_bitmap_a = phys_alloc_page();
 	vm->io_bitmap_b = phys_alloc_page();
 	vm->msr_bitmap = phys_alloc_page();
-	vm->vcpu.vmcs = phys_alloc_page();
-	if (!vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap || !vm->vcpu.vmcs) {
-		fmt_snprintf(err, errlen, "out of memory for the VM's bitmaps");
+	if (!alloc_vcpus(vm, nvcpus) || !vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap) {
+		fmt_snprintf(err, errlen, "out of memory for the VM's vCPUs and bitmaps");
 		return false;
+	}
+	if (vm->cfg.passthrough)
+		vm->vcpus[0]->apic_id = this_cpu()->apic_id;
+	if (!vm->cfg.passthrough && hv_vmx.apicv) {
+		/* One APIC-access page for all the VM's vCPUs: the CPU knows
+		 * APIC accesses by this host address (SDM vol. 3C, 30.4). */
+		vm->apic_access_page = phys_alloc_page();
+		if (!vm->apic_access_page) {
+			fmt_snprintf(err, errlen, "out of memory for the VM's APIC-access page");
+			return false;
+		}
 	}
 	if (vm->cfg.passthrough) {
 		/* Everything the hypervisor allocates for this VM is taken
@@ -153,7 +249,8 @@ static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_modul
 				     (unsigned long long)(hv_frames.free * 4096 >> 20));
 			return false;
 		}
-		if (!ept_create(vm)) {
+		if (!ept_create(vm) || (vm->apic_access_page && !pt_map(&vm->ept, LAPIC_BASE, vm->apic_access_page,
+								      PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB))) {
 			fmt_snprintf(err, errlen, "out of memory for the VM's EPT");
 			return false;
 		}
@@ -174,13 +271,17 @@ static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_modul
 		rd = (struct blob){ phys_to_virt(initrd->start), initrd->end - initrd->start };
 	if (!loader_load(vm, image, rd, &bs, err, errlen))
 		return false;
-	return vcpu_init(&vm->vcpu, vm, &bs, err, errlen);
+	return vcpu_init(vm->vcpus[0], vm, &bs, err, errlen);
 }
 
+/* After every vCPU has left its run loop and the APs have torn down
+ * their own VMCSs (vcpu_destroy must run on the VMCS's CPU). */
 static void vm_destroy(struct vm *vm)
 {
-	vcpu_destroy(&vm->vcpu);
+	if (vm->nvcpus && vm->vcpus[0])
+		vcpu_destroy(vm->vcpus[0]);
 	ept_destroy(vm);
+	free_page(&vm->apic_access_page);
 	free_page(&vm->io_bitmap_a);
 	free_page(&vm->io_bitmap_b);
 	free_page(&vm->msr_bitmap);
@@ -192,22 +293,34 @@ static void vm_destroy(struct vm *vm)
  * exit reason that occurred, in reason order. */
 static void print_vm_end(const struct vm *vm)
 {
-	const struct vcpu *v = &vm->vcpu;
+	uint64_t exits = 0, count[EXIT_REASON_MAX] = { 0 };
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vcpu *v = vm->vcpus[i];
+		if (!v)
+			continue;
+		exits += v->exits;
+		for (unsigned r = 0; r < EXIT_REASON_MAX; r++)
+			count[r] += v->exit_count[r];
+	}
 	char line[600];
 	int n = fmt_snprintf(line, sizeof(line), "VM-END name=%s cause=%s status=%llu exits=%llu", vm->cfg.name,
-			     vm_cause_name(v->cause), (unsigned long long)v->status, (unsigned long long)v->exits);
+			     vm_cause_name(vm->cause), (unsigned long long)vm->status, (unsigned long long)exits);
+	if (vm->nvcpus > 1)
+		n += fmt_snprintf(line + n, sizeof(line) - n, " vcpus=%u", vm->nvcpus);
 	for (unsigned r = 0; r < EXIT_REASON_MAX && n < (int)sizeof(line); r++)
-		if (v->exit_count[r])
-			n += fmt_snprintf(line + n, sizeof(line) - n, " %s=%u", exit_reason_name(r), v->exit_count[r]);
+		if (count[r])
+			n += fmt_snprintf(line + n, sizeof(line) - n, " %s=%llu", exit_reason_name(r),
+					  (unsigned long long)count[r]);
 	log_info("%s", line);
 }
 
-static void print_top(const char *vm, const char *what, const struct stats_key *table, uint64_t untracked)
+static void print_top(const char *vm, const char *who, const char *what, const struct stats_key *table,
+		      uint64_t untracked)
 {
 	struct stats_key top[STATS_TOP];
 	char line[200];
 	unsigned n = stats_top(table, top);
-	int len = fmt_snprintf(line, sizeof(line), "VM %s: top %s:", vm, what);
+	int len = fmt_snprintf(line, sizeof(line), "VM %s: %stop %s:", vm, who, what);
 
 	for (unsigned i = 0; i < n; i++)
 		len += fmt_snprintf(line + len, sizeof(line) - len, " %#x=%u", top[i].key, top[i].count);
@@ -220,21 +333,42 @@ static void print_top(const char *vm, const char *what, const struct stats_key *
 }
 
 /* stats=1: one line per exit reason that occurred, with the ticks spent in
- * the exit handler, then the ports and MSRs that exited most. */
+ * the exit handler, then the ports and MSRs that exited most. A VM with
+ * several vCPUs has a column for the vCPU, and their lists one by one. */
 static void print_vm_stats(const struct vm *vm)
 {
-	const struct vcpu *v = &vm->vcpu;
 	const char *name = vm->cfg.name;
+	bool multi = vm->nvcpus > 1;
 
 	log_info("VM %s: exit statistics (ticks: TSC ticks in the exit handler)", name);
-	log_info("VM %s:   %-20s %10s %14s %10s", name, "reason", "count", "total ticks", "mean");
-	for (unsigned r = 0; r < EXIT_REASON_MAX; r++)
-		if (v->exit_count[r])
-			log_info("VM %s:   %-20s %10u %14llu %10llu", name, exit_reason_name(r), v->exit_count[r],
-				 (unsigned long long)v->stats.ticks[r],
-				 (unsigned long long)(v->stats.ticks[r] / v->exit_count[r]));
-	print_top(name, "ports", v->stats.ports, v->stats.ports_untracked);
-	print_top(name, "MSRs", v->stats.msrs, v->stats.msrs_untracked);
+	if (multi)
+		log_info("VM %s:   %4s %-20s %10s %14s %10s", name, "vcpu", "reason", "count", "total ticks", "mean");
+	else
+		log_info("VM %s:   %-20s %10s %14s %10s", name, "reason", "count", "total ticks", "mean");
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vcpu *v = vm->vcpus[i];
+		for (unsigned r = 0; v && r < EXIT_REASON_MAX; r++) {
+			if (!v->exit_count[r])
+				continue;
+			unsigned long long total = v->stats.ticks[r], mean = total / v->exit_count[r];
+			if (multi)
+				log_info("VM %s:   %4u %-20s %10u %14llu %10llu", name, i, exit_reason_name(r),
+					 v->exit_count[r], total, mean);
+			else
+				log_info("VM %s:   %-20s %10u %14llu %10llu", name, exit_reason_name(r), v->exit_count[r],
+					 total, mean);
+		}
+	}
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vcpu *v = vm->vcpus[i];
+		char who[16] = "";
+		if (!v)
+			continue;
+		if (multi)
+			fmt_snprintf(who, sizeof(who), "vCPU %u: ", i);
+		print_top(name, who, "ports", v->stats.ports, v->stats.ports_untracked);
+		print_top(name, who, "MSRs", v->stats.msrs, v->stats.msrs_untracked);
+	}
 }
 
 /* Does module I carry the word "initrd" (before any "--")? */
@@ -249,12 +383,14 @@ static bool is_initrd(const struct mbi *m, unsigned i)
  * The scheduler (issue 7). Each module that is a VM becomes a run; every
  * online CPU, the boot CPU included, pulls runs in module order: a run
  * pinned with cpu=N only by CPU N, the others by whichever CPU is free.
- * When VMs outnumber CPUs the rest wait for one. The passthrough VM (the
- * machine's own OS) runs alone: it starts when no other VM runs, and none
- * starts while it waits or runs, since its memory map is made of all the
- * frames that are free when it starts. VMs are created one at a time
- * (the loader builds boot information in static buffers) and run side by
- * side.
+ * When VMs outnumber CPUs the rest wait for one. A VM with N vCPUs is a
+ * gang: N CPUs join its run, one per vCPU, and it starts when all have;
+ * meanwhile the free CPUs join it before anything later in module order.
+ * The passthrough VM (the machine's own OS) runs alone, on every CPU by
+ * default: it starts when no other VM runs, and none starts while it
+ * waits or runs, since its memory map is made of all the frames that are
+ * free when it starts. VMs are created one at a time (the loader builds
+ * boot information in static buffers) and run side by side.
  */
 enum run_state { RUN_WAITING, RUN_RUNNING, RUN_DONE };
 
@@ -262,10 +398,18 @@ struct run {
 	unsigned module;
 	const struct mbi_module *initrd;
 	int cpu;	  /* cpu= pin, or -1 */
-	bool bad_cpu;	  /* cpu= names a CPU that is not online */
+	unsigned want;	  /* vCPUs: CPUs that must join */
+	const char *bad;  /* why it cannot run (a CPU that is not online), reported when taken */
 	bool passthrough; /* the machine's own OS */
-	volatile enum run_state state;
+	volatile enum run_state state; /* RUN_RUNNING once every CPU it needs has joined */
+	unsigned joined;	       /* CPUs that took a vCPU of it (sched.lock) */
 	bool failed;
+	/* The gang: the first CPU to join creates the VM and runs vCPU 0;
+	 * the others wait for it, set up their vCPU, and report. */
+	struct vm *volatile vm;	   /* set when created; NULL if creation failed */
+	volatile bool created;	   /* vm is final */
+	volatile unsigned ready;   /* APs whose VMCS is set up (or failed) */
+	volatile unsigned left;	   /* APs done with their vCPU */
 };
 
 static struct {
@@ -275,7 +419,7 @@ static struct {
 	const struct mbi *m __attribute__((aligned(64)));
 	const struct hv_options *o;
 	struct run runs[MBI_MAX_MODULES];
-	unsigned nruns, running;
+	unsigned nruns, running; /* running: runs being gathered or run */
 	bool passthrough_running;
 	bool open; /* runs are posted: APs may pull (release/acquire) */
 	volatile int lock, create_lock;
@@ -290,8 +434,47 @@ static bool vm_failed(enum vm_cause c)
 	       c != CAUSE_POWEROFF && c != CAUSE_REBOOT;
 }
 
-/* Create, run and end one VM on this CPU. Its struct vm comes from the
- * frame pool and goes back there. */
+static void bump(void)
+{
+	__atomic_add_fetch(&sched.generation, 1, __ATOMIC_RELEASE);
+}
+
+/* Spin until *WORD reaches AT_LEAST (the gang's counters). */
+static void wait_count(volatile unsigned *word, unsigned at_least)
+{
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) < at_least)
+		__asm__ volatile("pause");
+}
+
+/* No more CPUs may join R (a VM that could not be created, or is full). */
+static void close_run(struct run *r)
+{
+	spin_lock(&sched.lock);
+	r->state = RUN_RUNNING;
+	r->want = r->joined;
+	spin_unlock(&sched.lock);
+}
+
+/* The VM's other vCPUs have all left their run loops. Those still in it
+ * are signalled again every millisecond: a signal can cross a CPU that is
+ * just entering the wait-for-SIPI state, where only a start-up IPI
+ * reaches it. */
+static void wait_aps_left(struct run *r, struct vm *vm)
+{
+	uint64_t next = 0;
+	while (__atomic_load_n(&r->left, __ATOMIC_ACQUIRE) < r->want - 1) {
+		if (vm && rdtsc() >= next) {
+			for (unsigned i = 1; i < vm->nvcpus; i++)
+				if (__atomic_load_n(&vm->vcpus[i]->in_run, __ATOMIC_ACQUIRE))
+					vm_kick(vm->vcpus[i], true);
+			next = rdtsc() + tsc_hz / 1000;
+		}
+		__asm__ volatile("pause");
+	}
+}
+
+/* Create, run and end one VM on this CPU (vCPU 0's). Its struct vm comes
+ * from the frame pool and goes back there. */
 static void run_one(struct run *r)
 {
 	const struct mbi *m = sched.m;
@@ -305,40 +488,58 @@ static void run_one(struct run *r)
 	if (!pa) {
 		log_err("VM %s: out of memory for its state", fallback);
 		r->failed = true;
+		close_run(r);
+		__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
+		wait_aps_left(r, NULL);
 		return;
 	}
 	struct vm *vm = phys_to_virt(pa);
 	memset(vm, 0, sizeof(*vm));
 	vm->id = i;
 	vm->vpid = (uint16_t)(i + 1); /* 0 is the host's */
-	vm->vcpu.cause = CAUSE_RUNNING;
+	vm->cause = CAUSE_RUNNING;
 
 	bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm->cfg, err, sizeof(err));
-	if (ok && r->bad_cpu) {
-		fmt_snprintf(err, sizeof(err), "cpu=%d: there is no such CPU online (%u are)", vm->cfg.cpu, cpus_online());
+	if (ok && r->bad) {
+		fmt_snprintf(err, sizeof(err), "%s", r->bad);
 		ok = false;
 	} else if (ok && vm->cfg.passthrough && (int)i != sched.passthrough_module) {
 		/* One OS owns the machine; a second is a mistake in the GRUB
 		 * entry, not something to run after the first. */
 		fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
 		ok = false;
+	} else if (ok && r->want > 1 && !(hv_vmx_caps.misc & VMX_MISC_WAIT_SIPI)) {
+		fmt_snprintf(err, sizeof(err), "cpus=%u: this CPU's VMX has no wait-for-SIPI activity state "
+			     "(IA32_VMX_MISC bit 8), which the other vCPUs start in", r->want);
+		ok = false;
 	}
 	if (ok) {
 		const struct mbi_module *initrd = r->initrd;
+		char vcpus[24] = "";
+		if (r->want > 1)
+			fmt_snprintf(vcpus, sizeof(vcpus), "%u vCPUs, ", r->want);
 		if (vm->cfg.passthrough)
-			log_info("VM %s: the machine's own OS (passthrough), image %llu bytes%s", vm->cfg.name,
+			log_info("VM %s: the machine's own OS (passthrough), %simage %llu bytes%s", vm->cfg.name, vcpus,
 				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
 				 initrd ? ", with the next module as its initrd" : "");
 		else
-			log_info("VM %s: %llu MiB RAM, EPT %s, image %llu bytes%s", vm->cfg.name,
+			log_info("VM %s: %s%llu MiB RAM, EPT %s, image %llu bytes%s", vm->cfg.name, vcpus,
 				 (unsigned long long)(vm->cfg.mem >> 20), vm->cfg.ept == EPT_LAZY ? "lazy" : "eager",
 				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
 				 initrd ? ", with the next module as its initrd" : "");
 		spin_lock(&sched.create_lock);
-		ok = vm_create(vm, m, &m->mods[i], initrd, err, sizeof(err));
+		ok = vm_create(vm, m, &m->mods[i], initrd, r->want, err, sizeof(err));
 		spin_unlock(&sched.create_lock);
 	}
+	if (!ok)
+		close_run(r); /* the CPUs that joined leave; no more come */
+	r->vm = ok ? vm : NULL;
+	__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
 	if (ok) {
+		/* Every AP waits for SIPI in VMX non-root operation before the
+		 * boot vCPU runs: a start-up IPI to one still in the
+		 * hypervisor would be lost. */
+		wait_count(&r->ready, r->want - 1);
 		if (o->selftest_entry_failure && i == 0) {
 			/* Activity state 7 is reserved: the entry must fail its
 			 * guest-state checks (SDM vol. 3C, 27.3.1.5). */
@@ -353,13 +554,14 @@ static void run_one(struct run *r)
 			log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry",
 				 (unsigned long long)ticks);
 		}
-		vcpu_run(&vm->vcpu, o->stats);
+		vcpu_run(vm->vcpus[0], o->stats); /* returns when the VM has ended (vm_end) */
 	} else {
 		log_err("VM %s: %s", vm->cfg.name[0] ? vm->cfg.name : fallback, err);
 		if (!vm->cfg.name[0])
 			fmt_snprintf(vm->cfg.name, sizeof(vm->cfg.name), "%s", fallback);
-		vm->vcpu.cause = CAUSE_ERROR;
+		vm->cause = CAUSE_ERROR;
 	}
+	wait_aps_left(r, ok ? vm : NULL);
 	devices_finish(vm);
 	if (vm->cfg.ept == EPT_LAZY && ok)
 		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
@@ -369,11 +571,39 @@ static void run_one(struct run *r)
 	isolation_check(vm->cfg.name);
 	if (o->stats && ok)
 		print_vm_stats(vm);
-	r->failed = vm_failed(vm->vcpu.cause);
+	r->failed = vm_failed(vm->cause);
+	free_vcpus(vm);
 	frame_free(&hv_frames, pa, pages);
 }
 
-/* The next run this CPU may take, under sched.lock; *ALL_DONE when there
+/* vCPU SLOT of R's VM on this CPU: set up its VMCS here, where it runs,
+ * waiting for SIPI; run it until the VM ends; tear it down here. */
+static void run_ap(struct run *r, unsigned slot)
+{
+	while (!__atomic_load_n(&r->created, __ATOMIC_ACQUIRE))
+		__asm__ volatile("pause");
+	struct vm *vm = r->vm;
+	if (!vm) {
+		__atomic_add_fetch(&r->left, 1, __ATOMIC_RELEASE);
+		return;
+	}
+	struct vcpu *v = vm->vcpus[slot];
+	char err[160];
+	if (vm->cfg.passthrough)
+		v->apic_id = this_cpu()->apic_id;
+	bool ok = vcpu_init(v, vm, NULL, err, sizeof(err));
+	if (!ok) {
+		log_err("VM %s: vCPU %u: %s", vm->cfg.name, slot, err);
+		vm_end(v, CAUSE_ERROR, 0);
+	}
+	__atomic_add_fetch(&r->ready, 1, __ATOMIC_RELEASE);
+	if (ok)
+		vcpu_run(v, sched.o->stats);
+	vcpu_destroy(v);
+	__atomic_add_fetch(&r->left, 1, __ATOMIC_RELEASE);
+}
+
+/* The next run this CPU may join, under sched.lock; *ALL_DONE when there
  * is nothing left to wait for. */
 static struct run *pick(unsigned cpu, bool *all_done)
 {
@@ -383,10 +613,10 @@ static struct run *pick(unsigned cpu, bool *all_done)
 		if (r->state == RUN_DONE)
 			continue;
 		*all_done = false;
-		if (r->state != RUN_WAITING || sched.passthrough_running)
+		if (r->state != RUN_WAITING || (sched.passthrough_running && !r->passthrough))
 			continue;
 		if (r->passthrough) /* a barrier: alone, and nothing after it first */
-			return !sched.running && (r->cpu < 0 || r->cpu == (int)cpu) ? r : NULL;
+			return (r->joined || !sched.running) && (r->cpu < 0 || r->cpu == (int)cpu) ? r : NULL;
 		if (r->cpu < 0 || r->cpu == (int)cpu)
 			return r;
 	}
@@ -412,11 +642,6 @@ static void wait_change(uint32_t seen)
 	}
 }
 
-static void bump(void)
-{
-	__atomic_add_fetch(&sched.generation, 1, __ATOMIC_RELEASE);
-}
-
 /* Pull runs until none is left; every CPU runs this. */
 static void worker(void)
 {
@@ -424,14 +649,25 @@ static void worker(void)
 	for (;;) {
 		uint32_t seen = sched.generation;
 		bool all_done;
+		unsigned slot = 0;
 		spin_lock(&sched.lock);
 		struct run *r = pick(cpu, &all_done);
 		if (r) {
-			r->state = RUN_RUNNING;
-			sched.running++;
-			sched.passthrough_running = r->passthrough;
+			slot = r->joined++;
+			if (!slot) {
+				sched.running++;
+				sched.passthrough_running = r->passthrough;
+			}
+			if (r->joined == r->want)
+				r->state = RUN_RUNNING;
 		}
 		spin_unlock(&sched.lock);
+		if (r && slot) {
+			bump();
+			run_ap(r, slot);
+			bump();
+			continue;
+		}
 		if (r) {
 			bump();
 			run_one(r);
@@ -466,7 +702,8 @@ void vms_ap_worker(void)
  * "initrd" is not a VM: it is the initrd of the kernel before it. */
 unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 {
-	unsigned failed = 0;
+	static char bad[MBI_MAX_MODULES][80];
+	unsigned failed = 0, online = cpus_online();
 	uint64_t free_before = hv_frames.free;
 
 	sched.m = m;
@@ -476,19 +713,28 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 			log_err("module %u is an initrd with no kernel module before it: ignored", i);
 			continue;
 		}
-		struct run *r = &sched.runs[sched.nruns++];
+		unsigned k = sched.nruns++;
+		struct run *r = &sched.runs[k];
 		struct vm_config c;
 		char err[8], fallback[8];
-		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1 };
+		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1, .want = 1 };
 		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
 		if (vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &c, err, sizeof(err))) {
 			/* A second passthrough module is refused when it is
 			 * taken, and meanwhile is no barrier. */
 			r->passthrough = c.passthrough && sched.passthrough_module < 0;
-			if (c.cpu >= (int)ncpus || (c.cpu >= 0 && !cpus[c.cpu].online))
-				r->bad_cpu = true; /* reported by whichever CPU takes it */
-			else
+			/* What cannot run is reported by whichever CPU takes it. */
+			if (c.cpu >= (int)ncpus || (c.cpu >= 0 && !cpus[c.cpu].online)) {
+				fmt_snprintf(bad[k], sizeof(bad[k]), "cpu=%d: there is no such CPU online (%u are)", c.cpu,
+					     online);
+				r->bad = bad[k];
+			} else if (c.cpus > online) {
+				fmt_snprintf(bad[k], sizeof(bad[k]), "cpus=%u: only %u CPUs are online", c.cpus, online);
+				r->bad = bad[k];
+			} else {
 				r->cpu = c.cpu;
+				r->want = c.cpus ? c.cpus : r->passthrough ? online : 1;
+			}
 			if (c.passthrough && sched.passthrough_module < 0) {
 				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c.name);
 				sched.passthrough_module = (int)i;

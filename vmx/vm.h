@@ -1,8 +1,9 @@
 /*
- * A VM and its vCPU, as KVM models them: a VM owns its memory slots
+ * A VM and its vCPUs, as KVM models them: a VM owns its memory slots
  * (guest-physical ranges backed by host frames), its EPT, its bitmaps and
- * device models; a vCPU owns a VMCS and the guest's registers. All state is
- * in these structures, none in globals, so VMs can later run side by side.
+ * device models; a vCPU owns a VMCS and the guest's registers, and runs on
+ * one CPU, the one that set up its VMCS. All state is in these structures,
+ * none in globals, so VMs run side by side.
  */
 #ifndef VMX_VM_H
 #define VMX_VM_H
@@ -70,9 +71,8 @@ struct vlapic {
 	bool enabled;	       /* the VM has one (isolated VMs) */
 	bool hw;	       /* on the CPU's APIC virtualization, else emulated on EPT violations */
 	uint64_t page;	       /* virtual-APIC page (physical) */
-	uint64_t access_page;  /* what EPT maps at 0xFEE00000 (physical) */
 	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */
-	bool pending;	       /* IRR may hold an interrupt to deliver */
+	volatile bool pending; /* IRR may hold an interrupt to deliver (other vCPUs set it) */
 	bool window;	       /* interrupt-window exiting is on */
 	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
@@ -84,10 +84,19 @@ struct vcpu {
 	uint64_t vmcs;	   /* physical address of the VMCS region */
 	int launched; /* VMLAUNCH done: VMRESUME from now on */
 	unsigned cpu; /* the CPU whose host state the VMCS holds (vcpu_init) */
+	unsigned index;	  /* 0: the boot vCPU; the others start in wait-for-SIPI */
+	uint32_t apic_id; /* what its local APIC and CPUID report */
+	volatile bool in_run; /* in vcpu_run: other CPUs may signal its CPU */
+	/* The guest's INITs and start-up IPIs to this vCPU that went out as
+	 * real ones to its CPU; an INIT or SIPI exit takes one, and one that
+	 * finds none was not the guest's (a stop signal, or a stale one). */
+	volatile uint32_t inits_sent, sipis_sent;
+	volatile bool waiting_sipi; /* in the wait-for-SIPI state: an INIT changes nothing */
 	uint32_t entry_controls;
 	uint64_t xcr0;
 	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
 	uint64_t deadline_tsc; /* cause=timeout after this TSC value; 0: none */
+	bool timed; /* stats=1: exits are timed */
 	uint32_t proc_controls; /* primary controls as written (interrupt-window exiting toggles) */
 	struct vlapic lapic;
 
@@ -96,7 +105,7 @@ struct vcpu {
 	uint16_t last_exit[LAST_EXITS]; /* the latest basic exit reasons, at exits % LAST_EXITS */
 	struct exit_stats stats; /* stats=1 only */
 
-	enum vm_cause cause;
+	enum vm_cause cause; /* this vCPU's run loop ends when it is set */
 	uint64_t status;
 };
 
@@ -104,6 +113,15 @@ struct vm {
 	struct vm_config cfg;
 	unsigned id;
 	uint16_t vpid;
+	unsigned nvcpus;
+	struct vcpu *vcpus[VM_MAX_VCPUS]; /* from the frame pool; [0] is the boot vCPU */
+	/* Why the VM ended: the first vCPU to end it sets these, and the
+	 * others are signalled to stop (vm_end). */
+	volatile enum vm_cause cause;
+	uint64_t status;
+	unsigned ended_by; /* the vCPU that ended it */
+	volatile int lock; /* device models and lazy EPT fills, shared by the vCPUs */
+	uint64_t apic_access_page; /* isolated VMs on APIC virtualization: EPT maps 0xFEE00000 here */
 
 	struct mem_slot slots[VM_MAX_SLOTS];
 	unsigned nslots;
@@ -129,8 +147,6 @@ struct vm {
 	unsigned shutdown_len; /* bytes of "Shutdown" seen in order at 0x8900 */
 	struct port_count ports[VM_MAX_PORTS_LISTED];
 	unsigned nports, ports_dropped;
-
-	struct vcpu vcpu;
 };
 
 /* Host pointer to guest-physical GPA, or NULL outside RAM; LEN bytes from
@@ -147,8 +163,18 @@ struct hv_options;
 unsigned vms_run(const struct mbi *m, const struct hv_options *o);
 void vms_ap_worker(void);
 
-/* End the VM of V with CAUSE and STATUS (the run loop stops). */
+/* End the VM of V with CAUSE and STATUS: V's run loop stops, and the
+ * VM's other vCPUs are signalled to stop too. */
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);
+
+/* Has V's VM ended? Then V stops as well (its cause becomes the VM's):
+ * the exits a stop signal causes call this. */
+bool vm_stopping(struct vcpu *v);
+
+/* Make vCPU T, running on another CPU, exit soon: an IPI to its CPU
+ * (isolated VMs take external interrupts as exits); with SIPI also a
+ * start-up IPI, which ends the wait-for-SIPI state with a SIPI exit. */
+void vm_kick(struct vcpu *t, bool sipi);
 
 const char *vm_cause_name(enum vm_cause c);
 

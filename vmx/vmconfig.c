@@ -82,6 +82,10 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			uint64_t n;
 			ok = ok && parse_u64(v, vl, &n) && n < VM_MAX_CPU;
 			c->cpu = ok ? (int)n : -1;
+		} else if (arg_is(&a, "cpus")) {
+			uint64_t n;
+			ok = ok && parse_u64(v, vl, &n) && n >= 1 && n <= VM_MAX_VCPUS;
+			c->cpus = ok ? (unsigned)n : 0;
 		} else if (arg_is(&a, "timeout")) {
 			ok = ok && parse_u64(v, vl, &c->timeout) && c->timeout <= 1000000;
 			c->timeout_set = true;
@@ -93,7 +97,7 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 			else
 				ok = false;
 		} else {
-			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, cpu, initrd, passthrough, --)",
+			fmt_snprintf(err, errlen, "unknown key '%.*s' (known: name, mem, mode, load, entry, ept, timeout, cpu, cpus, initrd, passthrough, --)",
 				     (int)a.key_len, a.key);
 			return false;
 		}
@@ -102,6 +106,10 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 				     v ? v : "");
 			return false;
 		}
+	}
+	if (c->cpu >= 0 && c->cpus > 1) {
+		fmt_snprintf(err, errlen, "cpu= pins a VM with one vCPU; a VM with cpus=%u takes any free CPUs", c->cpus);
+		return false;
 	}
 	/* The machine's OS runs until it powers off: no default limit. */
 	if (c->passthrough && !c->timeout_set)

@@ -1,7 +1,7 @@
 /*
  * A VM's configuration from its module's words (see README, "Guests"):
  *   name=NAME mem=SIZE mode=real|prot32|long64 load=ADDR entry=ADDR
- *   ept=eager|lazy timeout=SECONDS cpu=N initrd passthrough -- KERNEL COMMAND LINE
+ *   ept=eager|lazy timeout=SECONDS cpu=N cpus=N initrd passthrough -- KERNEL COMMAND LINE
  * Pure logic, unit tested on the host.
  */
 #ifndef VMX_VMCONFIG_H
@@ -17,6 +17,7 @@
 #define VM_MAX_MEM (64ull << 30)
 #define VM_DEFAULT_TIMEOUT 300 /* seconds; timeout=0 turns the limit off */
 #define VM_MAX_CPU 1024	       /* cpu= below this; whether that CPU is online is checked at run time */
+#define VM_MAX_VCPUS 64	       /* cpus= up to this (the hypervisor's MAX_CPUS) */
 
 enum guest_mode { MODE_REAL, MODE_PROT32, MODE_LONG64 };
 enum ept_policy { EPT_EAGER, EPT_LAZY };
@@ -35,6 +36,8 @@ struct vm_config {
 	bool timeout_set;
 	const char *kernel_args; /* the words after "--" (the kernel's command line), or "" */
 	int cpu;		 /* cpu=N: the CPU the VM runs on; -1: any free one */
+	unsigned cpus;		 /* cpus=N: vCPUs, each on a CPU of its own; 0: the default (1, or
+				    every online CPU for the passthrough VM) */
 };
 
 /*

@@ -225,6 +225,7 @@ enum { ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1, ACTIVITY_SHUTDOWN = 2, ACTIVITY_WA
 /* Interruptibility state (25.4.2). */
 #define INTERRUPTIBILITY_STI (1u << 0)
 #define INTERRUPTIBILITY_MOV_SS (1u << 1)
+#define INTERRUPTIBILITY_SMI (1u << 2)
 
 /*
  * Checked accessors. A failed VMREAD/VMWRITE is a hypervisor bug, not a

@@ -429,6 +429,39 @@ expect "HV-END after the last VM" '^\[cpu0\] HV-END vms=7 failed=5$'
 expect_before "HV-END comes after every VM-END" 'VM-END' 'HV-END'
 isolation_holds
 
+# Multi-vCPU isolated guests (cpus=N): the APs wait for SIPI in VMX
+# non-root operation; the guest starts them with INIT and start-up IPIs
+# through its local APIC (INIT and SIPI exits), then exchanges fixed IPIs
+# with each, by APIC ID and by shorthand; an INIT to an APIC ID outside the
+# VM is dropped. With stats=1 the table has a row per vCPU and reason. The
+# emulated local APIC (apicv=off) does the same.
+for n in 2 4; do
+	boot "mvcpu$n" "bochs:$n" 90 -c 'stats=1' \
+		-m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=$n timeout=30"
+	for ((i = 1; i < n; i++)); do
+		expect "vCPU $i started by the guest's start-up IPI" \
+			"^\\[cpu[0-9]+\\] VM smp: vCPU $i \\(APIC id $i\\) started at 0800:0000 by a start-up IPI$"
+	done
+	expect "$n vCPUs: every AP started, every IPI answered" \
+		"^\\[cpu0\\] smp\\| smp guest: cpus=$n started=$((n - 1)) replies=$((2 * (n - 1)))$"
+	expect "an INIT outside the VM is dropped" \
+		"^\\[cpu0\\] warning: VM smp: vCPU 0 sent an IPI \\(ICR 0x4500, destination 0x20\\) to no vCPU of the VM \\(it has $n\\): dropped"
+	expect "the VM ends cleanly, one SIPI exit per AP" \
+		"^\\[cpu0\\] VM-END name=smp cause=hypercall status=0 exits=[0-9]+ vcpus=$n .*sipi=$((n - 1)) "
+	expect "stats=1: a vCPU column" '^\[cpu0\] VM smp:   vcpu reason +count +total ticks +mean$'
+	for ((i = 1; i < n; i++)); do
+		expect "stats=1: vCPU $i's SIPI exit on its own row" "^\\[cpu0\\] VM smp: +$i sipi +1 +[0-9]+ +[0-9]+$"
+	done
+	expect_none "no failed VM entry" 'VM entry failed'
+done
+boot mvcpu2-emulated bochs:2 90 -c 'apicv=off' -m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=2 timeout=30"
+expect "emulated APIC: the AP started, every IPI answered" '^\[cpu0\] smp\| smp guest: cpus=2 started=1 replies=2$'
+expect "emulated APIC: ends cleanly" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
+# More vCPUs than CPUs: one error line, and the rest runs.
+boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M cpus=3" -m "$CANARY"
+expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'
+expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

@@ -162,6 +162,17 @@ static void test_vm_config(void **state)
 	assert_false(vm_config_parse("cpu=1024", "x", EPT_EAGER, &c, err, sizeof(err)));
 	assert_false(vm_config_parse("cpu=-1", "x", EPT_EAGER, &c, err, sizeof(err)));
 	assert_false(vm_config_parse("cpu", "x", EPT_EAGER, &c, err, sizeof(err)));
+	/* cpus=: 1..64 vCPUs, 0 (unset) is the default; not with a cpu= pin */
+	assert_int_equal(c.cpus, 0);
+	assert_true(vm_config_parse("cpus=4", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_int_equal(c.cpus, 4);
+	assert_true(vm_config_parse("cpus=64 passthrough", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_int_equal(c.cpus, 64);
+	assert_false(vm_config_parse("cpus=0", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("cpus=65", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_true(vm_config_parse("cpus=1 cpu=2", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_false(vm_config_parse("cpus=2 cpu=1", "x", EPT_EAGER, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "cpu= pins a VM with one vCPU"));
 	assert_true(vm_config_parse("mode=prot32", "x", EPT_LAZY, &c, err, sizeof(err)));
 	assert_int_equal(c.ept, EPT_LAZY);
 
