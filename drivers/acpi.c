@@ -72,6 +72,7 @@ static void parse_madt(struct acpi_info *ai, const uint8_t *t)
 	if (len < 44)
 		return;
 	ai->have_madt = true;
+	ai->madt_addr = (uintptr_t)t;
 	ai->lapic_base = rd32(t + 36);
 	for (uint32_t off = 44; off + 2 <= len;) {
 		const uint8_t *e = t + off;
@@ -108,6 +109,37 @@ static void parse_madt(struct acpi_info *ai, const uint8_t *t)
 		}
 		off += elen;
 	}
+}
+
+unsigned acpi_madt_restrict(uint8_t *madt, const uint32_t *keep, unsigned nkeep)
+{
+	uint32_t len = rd32(madt + 4);
+	unsigned disabled = 0;
+
+	for (uint32_t off = 44; off + 2 <= len;) {
+		uint8_t *e = madt + off;
+		uint8_t type = e[0], elen = e[1];
+		if (elen < 2 || elen > len - off)
+			break;
+		/* The flags and the APIC ID of a local APIC or x2APIC entry. */
+		uint8_t *flags = type == 0 && elen >= 8 ? e + 4 : type == 9 && elen >= 16 ? e + 8 : NULL;
+		uint32_t id = type == 0 ? e[3] : flags ? rd32(e + 4) : 0;
+		bool kept = false;
+		for (unsigned i = 0; flags && i < nkeep; i++)
+			kept |= keep[i] == id;
+		if (flags && !kept && (flags[0] & 1)) {
+			flags[0] &= (uint8_t)~1u;
+			disabled++;
+		}
+		off += elen;
+	}
+	/* The bytes, the checksum at offset 9 included, sum to zero. */
+	uint8_t sum = 0;
+	madt[9] = 0;
+	for (uint32_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + madt[i]);
+	madt[9] = (uint8_t)-sum;
+	return disabled;
 }
 
 static struct acpi_gas gas_at(const uint8_t *p)

@@ -34,6 +34,7 @@ struct acpi_info {
 	unsigned tables, bad_tables;
 
 	bool have_madt;
+	uint64_t madt_addr; /* where the MADT is (acpi_madt_restrict) */
 	uint64_t lapic_base;
 	unsigned ncpus, ncpus_disabled;
 	uint32_t apic_id[ACPI_MAX_CPUS];
@@ -72,6 +73,13 @@ uint64_t acpi_scan_rsdp(uint64_t base, uint64_t len);
  * fuzz harness: its buffer). False when the RSDP or its root table is
  * unusable. */
 bool acpi_parse(uint64_t rsdp_addr, uint64_t lo, uint64_t limit, struct acpi_info *out);
+
+/* Mark disabled, in the MADT at MADT (its length and checksum already
+ * checked), every processor local APIC and local x2APIC entry whose APIC
+ * ID is not among the NKEEP in KEEP, and fix the checksum: an OS that
+ * reads it then starts only those CPUs (ACPI 6.4, 5.2.12.2). Returns how
+ * many entries it disabled. */
+unsigned acpi_madt_restrict(uint8_t *madt, const uint32_t *keep, unsigned nkeep);
 
 /* Decode the SLP_TYPa/b values of \_S5 from AML bytes (the DSDT). */
 bool acpi_find_s5(const uint8_t *aml, size_t len, uint8_t *typ_a, uint8_t *typ_b);

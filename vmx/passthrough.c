@@ -197,6 +197,25 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 	return true;
 }
 
+void passthrough_cpus(struct vm *vm)
+{
+	uint32_t ids[VM_MAX_VCPUS];
+	char list[VM_MAX_VCPUS * 4 + 1] = "";
+	int n = 0;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		ids[i] = vm->vcpus[i]->apic_id;
+		n += fmt_snprintf(list + n, sizeof(list) - (size_t)n, " %u", ids[i]);
+	}
+	const struct acpi_info *a = &hv_acpi;
+	unsigned disabled = 0;
+	if (a->have_madt && vm->nvcpus < a->ncpus)
+		disabled = acpi_madt_restrict(phys_to_virt(a->madt_addr), ids, vm->nvcpus);
+	const char *s = vm->nvcpus > 1 ? "s" : "";
+	log_info("VM %s: %u CPU%s (APIC id%s%s)%s%s", vm->cfg.name, vm->nvcpus, s, s, list,
+		 vm->nvcpus > 1 ? ": the first boots the OS, the others wait for SIPI in VMX non-root operation" : "",
+		 disabled ? "; the MADT's other CPUs are marked disabled" : "");
+}
+
 void passthrough_release(struct vm *vm)
 {
 	if (vm->table_reserve)

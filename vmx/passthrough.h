@@ -44,4 +44,9 @@ bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value);
 /* Give back the EPT-table reserve. */
 void passthrough_release(struct vm *vm);
 
+/* Once every vCPU has its CPU: say which CPUs the OS gets, and if that is
+ * not every CPU the MADT lists, mark the others disabled there, so the OS
+ * does not wait for CPUs it cannot start. */
+void passthrough_cpus(struct vm *vm);
+
 #endif

@@ -447,9 +447,9 @@ void vcpu_run(struct vcpu *v, bool stats)
 {
 	const struct vm_config *c = &v->vm->cfg;
 
-	if (c->timeout && hv_vmx.preemption_timer)
+	if (c->timeout && hv_vmx.preemption_timer && !v->index) /* the others stop with vCPU 0 */
 		v->deadline_tsc = rdtsc() + c->timeout * tsc_hz;
-	else if (c->timeout)
+	else if (c->timeout && !v->index)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
 			 (unsigned long long)c->timeout);
 	if (v->cpu != this_cpu()->id) { /* a VMCS runs where it was made: no migration */
@@ -491,7 +491,8 @@ void vcpu_destroy(struct vcpu *v)
 	 * its VPID will be another VM's (each CPU has its own TLBs). */
 	if (hv_vmx.vpid)
 		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
-	ept_invalidate(v->vm);
+	if (v->vm->eptp)
+		ept_invalidate(v->vm);
 	msr_reset_passthrough();
 	cpu_state_reset(v);
 	lapic_destroy(v);

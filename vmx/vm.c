@@ -540,6 +540,8 @@ static void run_one(struct run *r)
 		 * boot vCPU runs: a start-up IPI to one still in the
 		 * hypervisor would be lost. */
 		wait_count(&r->ready, r->want - 1);
+		if (vm->cfg.passthrough)
+			passthrough_cpus(vm);
 		if (o->selftest_entry_failure && i == 0) {
 			/* Activity state 7 is reserved: the entry must fail its
 			 * guest-state checks (SDM vol. 3C, 27.3.1.5). */
@@ -600,6 +602,7 @@ static void run_ap(struct run *r, unsigned slot)
 	if (ok)
 		vcpu_run(v, sched.o->stats);
 	vcpu_destroy(v);
+	isolation_check(vm->cfg.name); /* this CPU's host state, as after any VM */
 	__atomic_add_fetch(&r->left, 1, __ATOMIC_RELEASE);
 }
 

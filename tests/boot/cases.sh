@@ -472,29 +472,52 @@ expect "demo: ends cleanly, one first-touch exit per page" \
 	'^\[cpu0\] VM-END name=demo cause=debug-exit status=0 exits=8222 cpuid=3 vmcall=1 io=26 ept_violation=8192$'
 
 # Debian's Linux (cloud kernel, busybox initramfs from tools/linux.sh) as
-# the machine's own OS: passthrough, 512 MiB Bochs. Its init prints what
-# it sees and powers off, or resets the machine.
+# the machine's own OS: passthrough, 512 MiB Bochs with 2 and 4 CPUs. It
+# takes every CPU: its APs wait for SIPI in VMX non-root operation and
+# Linux's own INIT-SIPI-SIPI starts them there. Its init prints what it
+# sees (the CPUs online among it) and powers off, or resets the machine;
+# the reset test gives it one CPU of two (cpus=1), the other marked
+# disabled in its MADT.
 tools/linux.sh >"$LOGS/linux-fetch.log" 2>&1
 linux_rc=$?
 if [ "$linux_rc" -eq 0 ]; then
 	LINUX="build/linux/vmlinuz name=linux passthrough -- console=ttyS0,115200 quiet"
-	boot linux bochs 400 -m "$LINUX hvtest=poweroff" -m "build/linux/initrd.gz initrd"
+	boot linux bochs:2 400 -m "$LINUX hvtest=poweroff" -m "build/linux/initrd.gz initrd"
+	expect "the OS gets both CPUs" \
+		'^\[cpu0\] VM linux: 2 CPUs \(APIC ids 0 1\): the first boots the OS, the others wait for SIPI in VMX non-root operation$'
+	expect "Linux starts its AP by INIT-SIPI-SIPI, in VMX non-root operation" \
+		'^\[cpu1\] VM linux: vCPU 1 \(APIC id 1\) started at [0-9a-f]{4}:0000 by a start-up IPI$'
+	expect "Linux has 2 CPUs online" '^HV-LINUX: cpus online 0-1$'
 	expect "hypervisor memory hidden from the passthrough OS" \
 		'VM linux: passthrough of [0-9]+ MiB RAM in [0-9]+ ranges; hypervisor memory hidden'
 	expect "Linux boot protocol" 'VM linux: Linux 2\.[0-9]+ boot protocol, kernel at 0x[0-9a-f]+ \([0-9]+ MiB\), 64-bit entry'
 	expect "Linux reaches userspace" '^HV-LINUX: userspace reached, kernel [0-9]'
 	expect "Linux sees a hypervisor and no VMX" '^HV-LINUX: cpuinfo flag hypervisor=yes vmx=no$'
 	expect "ACPI S5 noticed" 'VM linux: the OS entered ACPI S5 \(power-off\)'
-	expect "cause=poweroff" '^\[cpu0\] VM-END name=linux cause=poweroff status=0 exits=[0-9]+ '
+	expect "cause=poweroff" '^\[cpu0\] VM-END name=linux cause=poweroff status=0 exits=[0-9]+ vcpus=2 sipi=1 '
 	expect "HV-END" '^\[cpu0\] HV-END vms=1 failed=0$'
+	expect_none "no failed VM entry" 'VM entry failed'
 	expect_rc "the machine powers off" 0
-	boot linuxreboot bochs 400 -m "$LINUX hvtest=reboot" -m "build/linux/initrd.gz initrd"
+	boot linux4 bochs:4 600 -m "$LINUX hvtest=poweroff" -m "build/linux/initrd.gz initrd"
+	expect "the OS gets all four CPUs" \
+		'^\[cpu0\] VM linux: 4 CPUs \(APIC ids 0 1 2 3\): the first boots the OS, the others wait for SIPI in VMX non-root operation$'
+	for i in 1 2 3; do
+		expect "Linux starts CPU $i in VMX non-root operation" \
+			"^\\[cpu[1-3]\\] VM linux: vCPU $i \\(APIC id $i\\) started at [0-9a-f]{4}:0000 by a start-up IPI$"
+	done
+	expect "Linux has 4 CPUs online" '^HV-LINUX: cpus online 0-3$'
+	expect "every CPU stops with the VM" '^\[cpu0\] VM-END name=linux cause=poweroff status=0 exits=[0-9]+ vcpus=4 sipi=3 '
+	expect "HV-END" '^\[cpu0\] HV-END vms=1 failed=0$'
+	boot linuxreboot bochs:2 400 -m "${LINUX/passthrough/passthrough cpus=1} hvtest=reboot" -m "build/linux/initrd.gz initrd"
+	expect "cpus=1: one CPU, the other disabled in the MADT" \
+		'^\[cpu0\] VM linux: 1 CPU \(APIC id 0\); the MADT.s other CPUs are marked disabled$'
+	expect "cpus=1: Linux has 1 CPU online" '^HV-LINUX: cpus online 0$'
 	expect "Linux resets the machine" '^HV-LINUX: reboot -f$'
 	expect "the reset is noticed" 'VM linux: the OS reset the machine \(port 0x'
 	expect "cause=reboot" '^\[cpu0\] VM-END name=linux cause=reboot status=0 '
 	expect "on_exit=poweroff still applies" 'powering off'
 elif [ "$linux_rc" -eq 77 ]; then # no package registry: said plainly, not passed
-	for t in "linux: boots to userspace" "linuxreboot: cause=reboot"; do
+	for t in "linux: boots to userspace on 2 CPUs" "linux4: 4 CPUs" "linuxreboot: cause=reboot"; do
 		skip "$t" "$(tail -1 "$LOGS/linux-fetch.log")"
 	done
 else

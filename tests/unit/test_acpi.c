@@ -169,6 +169,32 @@ static void test_rsdp_v1_with_rsdt(void **state)
 	assert_int_equal(ai.reset_value, 6);
 }
 
+/* A passthrough OS with fewer CPUs than the machine: the others are
+ * marked disabled, the checksum still holds, and a parse sees only the
+ * kept ones. */
+static void test_madt_restrict(void **state)
+{
+	(void)state;
+	uint8_t *m = madt(); /* enabled: APIC ids 0, 2 and x2APIC 0x100; one disabled */
+	uint32_t len;
+	memcpy(&len, m + 4, 4);
+	uint32_t keep[] = { 2 };
+	assert_int_equal(acpi_madt_restrict(m, keep, 1), 2);
+	assert_true(acpi_checksum_ok(m, len));
+	uint32_t entries[1] = { (uint32_t)pa(m) };
+	uint8_t *r = rsdp_v1((uint32_t)pa(sdt("RSDT", entries, sizeof(entries))));
+	struct acpi_info ai;
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
+	assert_int_equal(ai.madt_addr, pa(m));
+	assert_int_equal(ai.ncpus, 1);
+	assert_int_equal(ai.apic_id[0], 2);
+	assert_int_equal(ai.ncpus_disabled, 3);
+	/* Again: nothing more to disable, and all of them kept: none. */
+	assert_int_equal(acpi_madt_restrict(m, keep, 1), 0);
+	uint32_t all[] = { 0, 2, 0x100 };
+	assert_int_equal(acpi_madt_restrict(madt(), all, 3), 0);
+}
+
 static void test_rsdp_v2_with_xsdt_and_bad_table(void **state)
 {
 	(void)state;
@@ -262,6 +288,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rsdp_v1_with_rsdt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_madt_restrict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsdp_v2_with_xsdt_and_bad_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsdp_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_finds_aligned_rsdp, setup, teardown),
