@@ -88,6 +88,7 @@ static void handle_hlt(struct vcpu *v)
 		 * can still wake it. */
 		log_info("VM %s: vCPU %u halted with interrupts off: it waits for INIT", v->vm->cfg.name, v->index);
 		vcpu_halt(v);
+		vm_vcpu_idle(v);
 		return;
 	}
 	vm_end(v, CAUSE_HLT, 0);
@@ -433,23 +434,25 @@ static void reinject_event(struct vcpu *v)
 	vmcs_write32(VM_ENTRY_INTR_INFO, info & ~(1u << 12)); /* bit 12 is reserved on entry */
 }
 
+/* Other vCPUs fill the same tables: one at a time. Out of line, so a VM
+ * with one vCPU pays a test only. */
+static __attribute__((noinline, cold)) bool ept_fill_shared(struct vm *vm, uint64_t gpa)
+{
+	spin_lock(&vm->lock);
+	bool filled = ept_fill(vm, gpa);
+	spin_unlock(&vm->lock);
+	return filled;
+}
+
 /* The qualification (what kind of access) is read only where it matters,
  * so a lazy fill costs three VMREADs: reason, address, IDT vectoring. */
 static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
 
-	if (v->vm->cfg.ept == EPT_LAZY) {
-		bool shared = v->vm->nvcpus > 1; /* other vCPUs fill the same tables */
-		if (shared)
-			spin_lock(&v->vm->lock);
-		bool filled = ept_fill(v->vm, gpa);
-		if (shared)
-			spin_unlock(&v->vm->lock);
-		if (filled) {
-			reinject_event(v); /* then retry the access */
-			return;
-		}
+	if (v->vm->cfg.ept == EPT_LAZY && (v->vm->nvcpus > 1 ? ept_fill_shared(v->vm, gpa) : ept_fill(v->vm, gpa))) {
+		reinject_event(v); /* then retry the access */
+		return;
 	}
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
 		lapic_mmio_exit(v, gpa); /* the emulated local APIC */
@@ -572,6 +575,7 @@ static int handle_sipi(struct vcpu *v)
 	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
 	v->waiting_sipi = false;
+	vm_vcpu_wakes(v);
 	log_info("VM %s: vCPU %u (APIC id %u) started at %04x:0000 by a start-up IPI", v->vm->cfg.name, v->index,
 		 v->apic_id, vector << 8);
 	return restart;

@@ -31,7 +31,7 @@ static const enum vmcs_field seg_base[6] = { GUEST_ES_BASE, GUEST_CS_BASE, GUEST
  * from the qualification and the VMREAD of the instruction length is
  * saved, as for CPUID (exit.c); the word and dword forms may carry an
  * operand-size prefix, so theirs is read. */
-static void io_simple(struct vcpu *v, struct io_qual q)
+static inline __attribute__((always_inline)) void io_simple(struct vcpu *v, struct io_qual q)
 {
 	uint64_t *rax = &v->regs.gpr[REG_RAX];
 	uint32_t val = (uint32_t)*rax;
@@ -148,17 +148,29 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 		vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 }
 
-void handle_io(struct vcpu *v)
+static inline __attribute__((always_inline)) void io_exit(struct vcpu *v)
 {
 	struct io_qual q = decode_io(vmcs_readnat(EXIT_QUALIFICATION));
-	bool shared = v->vm->nvcpus > 1; /* the device models are the VM's, not the vCPU's */
 
-	if (shared)
-		spin_lock(&v->vm->lock);
 	if (q.string)
 		io_string(v, q);
 	else
 		io_simple(v, q);
-	if (shared)
-		spin_unlock(&v->vm->lock);
+}
+
+/* The device models are the VM's, not the vCPU's: with several vCPUs,
+ * one at a time. Out of line, so a VM with one pays a test only. */
+static __attribute__((noinline, cold)) void io_exit_shared(struct vcpu *v)
+{
+	spin_lock(&v->vm->lock);
+	io_exit(v);
+	spin_unlock(&v->vm->lock);
+}
+
+void handle_io(struct vcpu *v)
+{
+	if (__builtin_expect(v->vm->nvcpus > 1, 0))
+		io_exit_shared(v);
+	else
+		io_exit(v);
 }

@@ -127,6 +127,7 @@ static void accept(struct vcpu *v, unsigned vector)
 		return; /* illegal vectors and a disabled APIC drop it */
 	set_bit_in(v, APIC_IRR, vector, true);
 	__atomic_store_n(&v->lapic.pending, true, __ATOMIC_RELEASE);
+	vm_vcpu_wakes(v);
 	if (v->cpu != this_cpu()->id)
 		vm_kick(v, false);
 }
@@ -281,6 +282,8 @@ static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
 			 * no effect. A real INIT there would stay pending and reset
 			 * it again after the start-up IPI.) */
 			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
+			if (mode == ICR_MODE_SIPI)
+				vm_vcpu_wakes(t); /* it will run: the VM is not idle while the SIPI flies */
 			apic_send(cpus[t->cpu].apic_id, mode == ICR_MODE_INIT ? ICR_INIT : ICR_STARTUP | vector);
 		}
 	}
@@ -487,5 +490,12 @@ bool lapic_halt(struct vcpu *v)
 		return false;
 	vcpu_halt(v);
 	l->pending = true;
+	if (!l->deadline && highest(v, APIC_IRR) < 0)
+		vm_vcpu_idle(v); /* only another vCPU's IPI can wake it */
 	return true;
+}
+
+bool lapic_irr_pending(struct vcpu *v)
+{
+	return highest(v, APIC_IRR) >= 0;
 }

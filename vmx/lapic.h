@@ -53,6 +53,9 @@ void lapic_timer_check(struct vcpu *v, uint64_t now);
  * v->lapic.pending is set. */
 void lapic_deliver(struct vcpu *v);
 
+/* Is an interrupt waiting in V's IRR? */
+bool lapic_irr_pending(struct vcpu *v);
+
 /* HLT with interrupts enabled: true if something will wake the guest
  * (the vCPU is put in the HLT state), false if nothing can. */
 bool lapic_halt(struct vcpu *v);

@@ -357,6 +357,7 @@ void vcpu_reset_init(struct vcpu *v)
 		lapic_reset(v);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_WAIT_SIPI);
 	v->waiting_sipi = true;
+	vm_vcpu_idle(v);
 }
 
 bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char *err, size_t errlen)

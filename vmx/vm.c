@@ -95,6 +95,32 @@ void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
 	}
 }
 
+void vm_vcpu_idle(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (vm->nvcpus < 2 || __atomic_exchange_n(&v->idle, true, __ATOMIC_SEQ_CST))
+		return;
+	unsigned idle = __atomic_add_fetch(&vm->idle_vcpus, 1, __ATOMIC_SEQ_CST);
+	/* An IPI accepted just before V was marked: its sender saw V not yet
+	 * idle (both sides use full barriers, so one sees the other). */
+	if (v->lapic.enabled && lapic_irr_pending(v)) {
+		vm_vcpu_wakes(v);
+		return;
+	}
+	if (idle < vm->nvcpus || vm->cfg.timeout)
+		return;
+	log_info("VM %s: all %u vCPUs halted or waiting for SIPI, with nothing to wake them and no time limit: VM "
+		 "stopped",
+		 vm->cfg.name, vm->nvcpus);
+	vm_end(v, CAUSE_HLT, 0);
+}
+
+void vm_vcpu_wakes(struct vcpu *t)
+{
+	if (__atomic_exchange_n(&t->idle, false, __ATOMIC_SEQ_CST))
+		__atomic_sub_fetch(&t->vm->idle_vcpus, 1, __ATOMIC_SEQ_CST);
+}
+
 bool vm_stopping(struct vcpu *v)
 {
 	enum vm_cause c = __atomic_load_n(&v->vm->cause, __ATOMIC_ACQUIRE);

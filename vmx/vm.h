@@ -72,7 +72,7 @@ struct vlapic {
 	bool hw;	       /* on the CPU's APIC virtualization, else emulated on EPT violations */
 	uint64_t page;	       /* virtual-APIC page (physical) */
 	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */
-	volatile bool pending; /* IRR may hold an interrupt to deliver (other vCPUs set it) */
+	bool pending;	       /* IRR may hold an interrupt to deliver (other vCPUs set it, atomically) */
 	bool window;	       /* interrupt-window exiting is on */
 	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
@@ -92,6 +92,7 @@ struct vcpu {
 	 * finds none was not the guest's (a stop signal, or a stale one). */
 	volatile uint32_t inits_sent, sipis_sent;
 	volatile bool waiting_sipi; /* in the wait-for-SIPI state: an INIT changes nothing */
+	volatile bool idle; /* cannot run again unless another vCPU wakes it (vm_vcpu_idle) */
 	uint32_t entry_controls;
 	uint64_t xcr0;
 	uint64_t cr8; /* the task-priority register as the guest sees it (CR8 exits) */
@@ -121,6 +122,7 @@ struct vm {
 	uint64_t status;
 	unsigned ended_by; /* the vCPU that ended it */
 	volatile int lock; /* device models and lazy EPT fills, shared by the vCPUs */
+	volatile unsigned idle_vcpus; /* vCPUs with idle set */
 	uint64_t apic_access_page; /* isolated VMs on APIC virtualization: EPT maps 0xFEE00000 here */
 
 	struct mem_slot slots[VM_MAX_SLOTS];
@@ -166,6 +168,15 @@ void vms_ap_worker(void);
 /* End the VM of V with CAUSE and STATUS: V's run loop stops, and the
  * VM's other vCPUs are signalled to stop too. */
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);
+
+/* A vCPU of a VM with several: V cannot run again by itself (halted with
+ * no timer armed, halted with interrupts off, waiting for SIPI). When all
+ * of them are so, nothing can wake any (an isolated VM has no other
+ * interrupt source): the VM ends with cause=hlt, or waits for its time
+ * limit if it has one, as a single vCPU's HLT does. */
+void vm_vcpu_idle(struct vcpu *v);
+/* T may run again: an interrupt or a start-up IPI came for it. */
+void vm_vcpu_wakes(struct vcpu *t);
 
 /* Has V's VM ended? Then V stops as well (its cause becomes the VM's):
  * the exits a stop signal causes call this. */

@@ -457,6 +457,18 @@ done
 boot mvcpu2-emulated bochs:2 90 -c 'apicv=off' -m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=2 timeout=30"
 expect "emulated APIC: the AP started, every IPI answered" '^\[cpu0\] smp\| smp guest: cpus=2 started=1 replies=2$'
 expect "emulated APIC: ends cleanly" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
+# Every vCPU halted with interrupts on and nothing to wake any: with no
+# time limit the VM stops, as a single vCPU's HLT does; the next VM runs.
+boot mvcpu-idle bochs:2 90 -m "$G/prot32-smp-idle.bin name=idle mode=prot32 mem=4M cpus=2 timeout=0" -m "$CANARY"
+expect "all vCPUs idle: said plainly" \
+	'^\[cpu[01]\] VM idle: all 2 vCPUs halted or waiting for SIPI, with nothing to wake them and no time limit: VM stopped$'
+expect "all vCPUs idle: cause=hlt" '^\[cpu0\] VM-END name=idle cause=hlt status=0 exits=[0-9]+ vcpus=2 '
+expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
+# An AP's triple fault ends the whole VM, its busy boot vCPU included.
+boot mvcpu-apfault bochs:2 90 -m "$G/prot32-smp-apfault.bin name=apf mode=prot32 mem=4M cpus=2 timeout=0" -m "$CANARY"
+expect "the AP's triple fault is reported on its CPU" '^\[cpu1\] error: VM apf: triple fault at RIP 0x[0-9a-f]+; exits before it: sipi$'
+expect "the VM ends, every vCPU stopped" '^\[cpu0\] VM-END name=apf cause=triple-fault status=0 exits=[0-9]+ vcpus=2 '
+expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 # More vCPUs than CPUs: one error line, and the rest runs.
 boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M cpus=3" -m "$CANARY"
 expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'

@@ -13,7 +13,9 @@
  * all-excluding-self shorthand. An INIT to an APIC ID outside the VM must
  * change nothing. It prints
  *   smp guest: cpus=N started=N-1 replies=2(N-1)
- * and ends by the exit hypercall with its failure count.
+ * and ends by the exit hypercall with its failure count (prot32-smp-idle:
+ * built with IDLE_END, it ends with every vCPU halted, interrupts on;
+ * prot32-smp-apfault: built with AP_FAULT, AP 1 triple-faults at once).
  */
 #include "guest.h"
 
@@ -166,10 +168,18 @@ started:
 	movb	$'\n', %al
 	outb	%al, %dx
 
+#ifdef IDLE_END
+	/* Every vCPU waits in HLT with interrupts on, and none has a timer
+	 * or will send an IPI: the hypervisor must see that none can wake. */
+1:	sti
+	hlt
+	jmp	1b
+#else
 	movl	$HC_EXIT, %eax
 	movl	fails, %ebx
 	vmcall
 	hlt
+#endif
 
 /* Wait, in HLT with interrupts on, until REPLIES reaches EAX; STI's
  * shadow keeps an interrupt from slipping in between the test and HLT. */
@@ -264,6 +274,15 @@ ap_main:
 	incl	%esp
 	shll	$10, %esp		/* AP_STACK bytes each */
 	addl	$ap_stacks, %esp
+#ifdef AP_FAULT
+	/* AP 1 triple-faults (no IDT: #BP, then #GP, then #DF) while the
+	 * boot vCPU spins waiting for it: the whole VM must end. */
+	cmpl	$1, %ebx
+	jne	1f
+	lidt	no_idt
+	int3
+1:
+#endif
 	lidt	idt_desc
 	movl	$0x1ff, APIC + APIC_SVR
 	movb	$1, online(%ebx)
@@ -305,6 +324,8 @@ idt:	.fill	256, 8, 0
 idt_desc:
 	.short	idt_desc - idt - 1
 	.long	idt
+no_idt:	.short	0
+	.long	0
 banner:	.ascii	"smp guest: starting the other vCPUs with INIT and start-up IPIs\n"
 banner_end:
 m_cpus:	.asciz	"smp guest: cpus="
