@@ -91,8 +91,16 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 
 void trap(struct trap_frame *tf)
 {
-	if (tf->vector == KICK_VECTOR) { /* meant to make a guest exit: done with */
-		apic_eoi();
+	if (tf->vector >= 32) {
+		/* An interrupt in the hypervisor's one-instruction window
+		 * (vcpu.c, before a passthrough OS runs): the signal meant to
+		 * make a guest exit, the spurious vector, or something the
+		 * firmware left unmasked. Acknowledged, never fatal. */
+		if (tf->vector != 0xff)
+			apic_eoi();
+		if (tf->vector != KICK_VECTOR && tf->vector != 0xff)
+			log_warn("interrupt vector %llu reached the hypervisor: acknowledged and ignored",
+				 (unsigned long long)tf->vector);
 		return;
 	}
 	if (tf->vector == 2) { /* NMI: note it and go on (IRET unblocks NMIs) */

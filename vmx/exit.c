@@ -512,15 +512,6 @@ static void handle_external_interrupt(struct vcpu *v)
 		v->lapic.pending = true; /* an IPI may be in its IRR */
 }
 
-/* Take one from a count other CPUs add to; false if it is zero. */
-static bool take(volatile uint32_t *count)
-{
-	uint32_t n = __atomic_load_n(count, __ATOMIC_ACQUIRE);
-	while (n && !__atomic_compare_exchange_n(count, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		;
-	return n != 0;
-}
-
 /* INIT to a CPU in VMX non-root operation is an exit, not a reset (SDM
  * vol. 3C, 25.2): the vCPU goes where INIT would put it, waiting for a
  * start-up IPI. Only an INIT that the VM's own guest sent counts; one
@@ -529,11 +520,12 @@ static void handle_init(struct vcpu *v)
 {
 	if (vm_stopping(v))
 		return;
-	if (!take(&v->inits_sent)) {
+	if (!count_take(&v->inits_sent)) {
 		log_debug("VM %s: vCPU %u: an INIT no vCPU sent: ignored", v->vm->cfg.name, v->index);
 		return;
 	}
 	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
+	__atomic_store_n(&v->sipis_sent, 0, __ATOMIC_RELEASE); /* sent before the INIT: moot */
 	vcpu_reset_init(v);
 }
 
@@ -545,39 +537,31 @@ static void handle_init(struct vcpu *v)
 static int handle_sipi(struct vcpu *v)
 {
 	unsigned vector = (unsigned)vmcs_readnat(EXIT_QUALIFICATION) & 0xff;
-	if (vm_stopping(v))
-		return 0;
-	if (!take(&v->sipis_sent)) {
-		log_debug("VM %s: vCPU %u: a start-up IPI no vCPU sent: ignored", v->vm->cfg.name, v->index);
-		return 0;
-	}
 	/* Bochs 2.7 masks SMIs for the wait and its SIPI exit skips the
 	 * unmasking, so from then on every exit on this CPU reports blocking
 	 * by SMI, which a VM entry outside SMM refuses (26.3.1.5). Seen here
-	 * first: this CPU's run loops clear it after each exit from now on
-	 * (vcpu_exit_smi), and this one restarts to take that on. A CPU that
-	 * does not do this never pays for it. */
+	 * first, whatever the SIPI was: this CPU's run loops clear it after
+	 * each exit from now on (vcpu_exit_smi), and this one restarts to
+	 * take that on. A CPU that does not do this never pays for it. */
 	int restart = 0;
-	if ((vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & INTERRUPTIBILITY_SMI) && !percpu_read8(smi_stuck)) {
-		log_info("VM %s: this CPU reports blocking by SMI after a SIPI exit (an emulator's quirk): cleared "
-			 "after each exit on it from now on",
-			 v->vm->cfg.name);
-		percpu_write8(smi_stuck, 1);
-		restart = 1;
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	if (intr & INTERRUPTIBILITY_SMI) {
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_SMI);
+		if (!percpu_read8(smi_stuck)) {
+			log_info("VM %s: this CPU reports blocking by SMI after a SIPI exit (an emulator's quirk): "
+				 "cleared after each exit on it from now on",
+				 v->vm->cfg.name);
+			percpu_write8(smi_stuck, 1);
+			restart = 1;
+		}
 	}
-	vmcs_write16(GUEST_CS_SELECTOR, (uint16_t)(vector << 8));
-	vmcs_writenat(GUEST_CS_BASE, (uint64_t)vector << 12);
-	vmcs_write32(GUEST_CS_LIMIT, 0xffff);
-	vmcs_write32(GUEST_CS_AR_BYTES, 0x9b); /* present, code, read, accessed */
-	vmcs_writenat(GUEST_RIP, 0);
-	/* The wait blocked SMIs and NMIs; a CPU outside SMM may not enter
-	 * with SMI blocking (26.3.1.5), and the wait is over. */
-	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
-	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
-	v->waiting_sipi = false;
-	vm_vcpu_wakes(v);
-	log_info("VM %s: vCPU %u (APIC id %u) started at %04x:0000 by a start-up IPI", v->vm->cfg.name, v->index,
-		 v->apic_id, vector << 8);
+	if (vm_stopping(v))
+		return restart;
+	if (!count_take(&v->sipis_sent)) {
+		log_debug("VM %s: vCPU %u: a start-up IPI no vCPU sent: ignored", v->vm->cfg.name, v->index);
+		return restart;
+	}
+	vcpu_start_at(v, vector);
 	return restart;
 }
 

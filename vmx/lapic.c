@@ -281,8 +281,10 @@ static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
 			/* (To itself, or INIT to a vCPU already in the INIT state:
 			 * no effect. A real INIT there would stay pending and reset
 			 * it again after the start-up IPI.) */
-			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
 			if (mode == ICR_MODE_SIPI)
+				t->sipi_vector = (uint8_t)vector;
+			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
+			if (mode == ICR_MODE_SIPI && t->waiting_sipi)
 				vm_vcpu_wakes(t); /* it will run: the VM is not idle while the SIPI flies */
 			apic_send(cpus[t->cpu].apic_id, mode == ICR_MODE_INIT ? ICR_INIT : ICR_STARTUP | vector);
 		}

@@ -204,7 +204,8 @@ void passthrough_cpus(struct vm *vm)
 	int n = 0;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		ids[i] = vm->vcpus[i]->apic_id;
-		n += fmt_snprintf(list + n, sizeof(list) - (size_t)n, " %u", ids[i]);
+		if (n < (int)sizeof(list) - 12) /* room for one more id, or the list stops */
+			n += fmt_snprintf(list + n, sizeof(list) - (size_t)n, " %u", ids[i]);
 	}
 	const struct acpi_info *a = &hv_acpi;
 	unsigned disabled = 0;
@@ -324,6 +325,7 @@ static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 		if (t == v || t->apic_id != dest)
 			continue;
 		if (mode == ICR_MODE_SIPI) {
+			t->sipi_vector = (uint8_t)low;
 			__atomic_add_fetch(&t->sipis_sent, 1, __ATOMIC_RELEASE);
 			return true;
 		}

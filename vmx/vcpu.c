@@ -444,11 +444,33 @@ int vcpu_attend(struct vcpu *v)
 	return v->cause != CAUSE_RUNNING;
 }
 
+void vcpu_start_at(struct vcpu *v, unsigned vector)
+{
+	vmcs_write16(GUEST_CS_SELECTOR, (uint16_t)(vector << 8));
+	vmcs_writenat(GUEST_CS_BASE, (uint64_t)vector << 12);
+	vmcs_write32(GUEST_CS_LIMIT, 0xffff);
+	vmcs_write32(GUEST_CS_AR_BYTES, AR_CODE16);
+	vmcs_writenat(GUEST_RIP, 0);
+	/* The wait blocked SMIs and NMIs; a CPU outside SMM may not enter
+	 * with SMI blocking (SDM vol. 3C, 26.3.1.5), and the wait is over. */
+	vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, 0);
+	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);
+	v->waiting_sipi = false;
+	/* Any other start-up IPI on its way finds it running and is
+	 * discarded by the CPU: none is left to count. */
+	__atomic_store_n(&v->sipis_sent, 0, __ATOMIC_RELEASE);
+	vm_vcpu_wakes(v);
+	log_info("VM %s: vCPU %u (APIC id %u) started at %04x:0000 by a start-up IPI", v->vm->cfg.name, v->index,
+		 v->apic_id, vector << 8);
+}
+
 void vcpu_run(struct vcpu *v, bool stats)
 {
 	const struct vm_config *c = &v->vm->cfg;
 
-	if (c->timeout && hv_vmx.preemption_timer && !v->index) /* the others stop with vCPU 0 */
+	/* Every vCPU checks the time limit: vCPU 0 may be waiting for SIPI,
+	 * where the preemption timer does not end the wait. */
+	if (c->timeout && hv_vmx.preemption_timer)
 		v->deadline_tsc = rdtsc() + c->timeout * tsc_hz;
 	else if (c->timeout && !v->index)
 		log_warn("VM %s: no VMX preemption timer: timeout=%llu is not enforced", c->name,
@@ -465,8 +487,15 @@ void vcpu_run(struct vcpu *v, bool stats)
 	 * interrupts on for one instruction (trap() acknowledges it). */
 	if (c->passthrough)
 		__asm__ volatile("sti; nop; cli");
-	__atomic_store_n(&v->in_run, true, __ATOMIC_RELEASE);
+	/* In the loop from here (other CPUs signal it), then a look at
+	 * whether the VM has ended: a full barrier between the two, as
+	 * vm_end has between setting the cause and looking at in_run. */
+	__atomic_store_n(&v->in_run, true, __ATOMIC_SEQ_CST);
 	v->timed = stats;
+	/* A start-up IPI that reached this CPU before the vCPU waited for it
+	 * was lost in the hypervisor: taken here instead. */
+	if (v->waiting_sipi && count_take(&v->sipis_sent))
+		vcpu_start_at(v, v->sipi_vector);
 	/* The loop returns when the VM has ended, or to be entered again
 	 * with another exit routine. */
 	while (!vm_stopping(v) && v->cause == CAUSE_RUNNING) {
@@ -495,6 +524,5 @@ void vcpu_destroy(struct vcpu *v)
 	if (v->vm->eptp)
 		ept_invalidate(v->vm);
 	msr_reset_passthrough();
-	cpu_state_reset(v);
-	lapic_destroy(v);
+	cpu_state_reset(v); /* the APIC page goes with the vCPU (vm.c), once no vCPU can send it IPIs */
 }

@@ -19,6 +19,20 @@ bool vcpu_init(struct vcpu *v, struct vm *vm, const struct boot_state *bs, char 
 /* The guest state after INIT: waiting for a start-up IPI. */
 void vcpu_reset_init(struct vcpu *v);
 
+/* A start-up IPI with VECTOR ends the wait: real mode at VV00:0000 (SDM
+ * vol. 3A, 9.4.4). */
+void vcpu_start_at(struct vcpu *v, unsigned vector);
+
+/* Take one from a count other CPUs add to (the INITs and start-up IPIs
+ * sent to a vCPU); false if it is zero. */
+static inline bool count_take(volatile uint32_t *count)
+{
+	uint32_t n = __atomic_load_n(count, __ATOMIC_ACQUIRE);
+	while (n && !__atomic_compare_exchange_n(count, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return n != 0;
+}
+
 /* Enter the guest until the VM ends (v->cause is set); with STATS, time
  * each exit (stats=1). */
 void vcpu_run(struct vcpu *v, bool stats);

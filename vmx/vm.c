@@ -233,6 +233,9 @@ static void free_vcpus(struct vm *vm)
 			continue;
 		if (v->vmcs) /* never set up (its VMCS is cleared when it is) */
 			frame_free(&hv_frames, v->vmcs, 1);
+		/* Only now: until every vCPU left, any could still send it an
+		 * IPI, which writes this page. */
+		lapic_destroy(v);
 		frame_free(&hv_frames, (uintptr_t)v, VCPU_PAGES); /* identity-mapped (mm/phys.h) */
 		vm->vcpus[i] = NULL;
 	}
@@ -481,22 +484,35 @@ static void close_run(struct run *r)
 	spin_unlock(&sched.lock);
 }
 
-/* The VM's other vCPUs have all left their run loops. Those still in it
- * are signalled again every millisecond: a signal can cross a CPU that is
- * just entering the wait-for-SIPI state, where only a start-up IPI
- * reaches it. */
-static void wait_aps_left(struct run *r, struct vm *vm)
+/* SELF has left its run loop, so the VM has ended: signal every other
+ * vCPU still in its loop again every millisecond until none is. One
+ * signal is not enough: it can cross a CPU that is just entering the
+ * wait-for-SIPI state, where only a start-up IPI reaches it and one that
+ * comes while the CPU is in the hypervisor is lost. Every vCPU does this,
+ * so a vCPU 0 stuck waiting for SIPI is reached by the others. */
+static void finish_stop(struct vm *vm, const struct vcpu *self)
 {
-	uint64_t next = 0;
-	while (__atomic_load_n(&r->left, __ATOMIC_ACQUIRE) < r->want - 1) {
-		if (vm && rdtsc() >= next) {
-			for (unsigned i = 1; i < vm->nvcpus; i++)
-				if (__atomic_load_n(&vm->vcpus[i]->in_run, __ATOMIC_ACQUIRE))
-					vm_kick(vm->vcpus[i], true);
-			next = rdtsc() + tsc_hz / 1000;
+	for (;;) {
+		bool any = false;
+		for (unsigned i = 0; i < vm->nvcpus; i++) {
+			struct vcpu *t = vm->vcpus[i];
+			if (t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST)) {
+				vm_kick(t, true);
+				any = true;
+			}
 		}
-		__asm__ volatile("pause");
+		if (!any)
+			return;
+		uint64_t until = rdtsc() + (tsc_hz ? tsc_hz / 1000 : 1000000);
+		while (rdtsc() < until)
+			__asm__ volatile("pause");
 	}
+}
+
+/* The APs that joined R are done with their vCPUs. */
+static void wait_aps_left(struct run *r)
+{
+	wait_count(&r->left, r->want - 1);
 }
 
 /* Create, run and end one VM on this CPU (vCPU 0's). Its struct vm comes
@@ -516,7 +532,7 @@ static void run_one(struct run *r)
 		r->failed = true;
 		close_run(r);
 		__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
-		wait_aps_left(r, NULL);
+		wait_aps_left(r);
 		return;
 	}
 	struct vm *vm = phys_to_virt(pa);
@@ -562,9 +578,8 @@ static void run_one(struct run *r)
 	r->vm = ok ? vm : NULL;
 	__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
 	if (ok) {
-		/* Every AP waits for SIPI in VMX non-root operation before the
-		 * boot vCPU runs: a start-up IPI to one still in the
-		 * hypervisor would be lost. */
+		/* Every AP is set up and about to wait for SIPI before the
+		 * boot vCPU runs. */
 		wait_count(&r->ready, r->want - 1);
 		if (vm->cfg.passthrough)
 			passthrough_cpus(vm);
@@ -583,13 +598,14 @@ static void run_one(struct run *r)
 				 (unsigned long long)ticks);
 		}
 		vcpu_run(vm->vcpus[0], o->stats); /* returns when the VM has ended (vm_end) */
+		finish_stop(vm, vm->vcpus[0]);
 	} else {
 		log_err("VM %s: %s", vm->cfg.name[0] ? vm->cfg.name : fallback, err);
 		if (!vm->cfg.name[0])
 			fmt_snprintf(vm->cfg.name, sizeof(vm->cfg.name), "%s", fallback);
 		vm->cause = CAUSE_ERROR;
 	}
-	wait_aps_left(r, ok ? vm : NULL);
+	wait_aps_left(r);
 	devices_finish(vm);
 	if (vm->cfg.ept == EPT_LAZY && ok)
 		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
@@ -624,9 +640,13 @@ static void run_ap(struct run *r, unsigned slot)
 		log_err("VM %s: vCPU %u: %s", vm->cfg.name, slot, err);
 		vm_end(v, CAUSE_ERROR, 0);
 	}
+	/* Ready: vcpu_run enters it at once, and takes a start-up IPI that
+	 * came before it did (vcpu.c). */
 	__atomic_add_fetch(&r->ready, 1, __ATOMIC_RELEASE);
-	if (ok)
+	if (ok) {
 		vcpu_run(v, sched.o->stats);
+		finish_stop(vm, v);
+	}
 	vcpu_destroy(v);
 	isolation_check(vm->cfg.name); /* this CPU's host state, as after any VM */
 	__atomic_add_fetch(&r->left, 1, __ATOMIC_RELEASE);
@@ -762,7 +782,9 @@ unsigned vms_run(const struct mbi *m, const struct hv_options *o)
 				r->bad = bad[k];
 			} else {
 				r->cpu = c.cpu;
-				r->want = c.cpus ? c.cpus : r->passthrough ? online : 1;
+				/* The machine's OS takes every CPU unless cpus= or a
+				 * cpu= pin (one CPU) says otherwise. */
+				r->want = c.cpus ? c.cpus : r->passthrough && c.cpu < 0 ? online : 1;
 			}
 			if (c.passthrough && sched.passthrough_module < 0) {
 				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c.name);

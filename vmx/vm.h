@@ -91,6 +91,7 @@ struct vcpu {
 	 * real ones to its CPU; an INIT or SIPI exit takes one, and one that
 	 * finds none was not the guest's (a stop signal, or a stale one). */
 	volatile uint32_t inits_sent, sipis_sent;
+	volatile uint8_t sipi_vector; /* of the latest start-up IPI sent to it */
 	volatile bool waiting_sipi; /* in the wait-for-SIPI state: an INIT changes nothing */
 	volatile bool idle; /* cannot run again unless another vCPU wakes it (vm_vcpu_idle) */
 	uint32_t entry_controls;

@@ -469,6 +469,13 @@ boot mvcpu-apfault bochs:2 90 -m "$G/prot32-smp-apfault.bin name=apf mode=prot32
 expect "the AP's triple fault is reported on its CPU" '^\[cpu1\] error: VM apf: triple fault at RIP 0x[0-9a-f]+; exits before it: sipi$'
 expect "the VM ends, every vCPU stopped" '^\[cpu0\] VM-END name=apf cause=triple-fault status=0 exits=[0-9]+ vcpus=2 '
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
+# An AP sends INIT to vCPU 0 and parks: vCPU 0 waits for SIPI, where only
+# a start-up IPI reaches it; the VM can never run again, so it stops, and
+# vCPU 0 with it.
+boot mvcpu-initbsp bochs:2 90 -m "$G/prot32-smp-initbsp.bin name=ib mode=prot32 mem=4M cpus=2 timeout=0" -m "$CANARY"
+expect "INIT to vCPU 0: it waits for SIPI" '^\[cpu0\] VM ib: vCPU 0: INIT, waiting for a start-up IPI$'
+expect "the VM stops, vCPU 0 included" '^\[cpu0\] VM-END name=ib cause=hlt status=0 exits=[0-9]+ vcpus=2 init=1 '
+expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 # More vCPUs than CPUs: one error line, and the rest runs.
 boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M cpus=3" -m "$CANARY"
 expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'

@@ -15,7 +15,9 @@
  *   smp guest: cpus=N started=N-1 replies=2(N-1)
  * and ends by the exit hypercall with its failure count (prot32-smp-idle:
  * built with IDLE_END, it ends with every vCPU halted, interrupts on;
- * prot32-smp-apfault: built with AP_FAULT, AP 1 triple-faults at once).
+ * prot32-smp-apfault: built with AP_FAULT, AP 1 triple-faults at once;
+ * prot32-smp-initbsp: built with BSP_INIT, AP 1 sends INIT to the boot
+ * vCPU and parks).
  */
 #include "guest.h"
 
@@ -281,6 +283,16 @@ ap_main:
 	jne	1f
 	lidt	no_idt
 	int3
+1:
+#endif
+#ifdef BSP_INIT
+	/* AP 1 sends INIT to the boot vCPU, then parks with interrupts off:
+	 * no vCPU can run again, and the one waiting for SIPI must stop. */
+	cmpl	$1, %ebx
+	jne	1f
+	movl	$0, APIC + APIC_ICR_HIGH
+	movl	$0x00004500, APIC + APIC_ICR
+	jmp	ap_park
 1:
 #endif
 	lidt	idt_desc
