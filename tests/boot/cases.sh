@@ -432,7 +432,7 @@ isolation_holds
 # Multi-vCPU isolated guests (cpus=N): the APs wait for SIPI in VMX
 # non-root operation; the guest starts them with INIT and start-up IPIs
 # through its local APIC (INIT and SIPI exits), then exchanges fixed IPIs
-# with each, by APIC ID and by shorthand; an INIT to an APIC ID outside the
+# with each, by APIC ID, by shorthand and by logical destination; an INIT to an APIC ID outside the
 # VM is dropped. With stats=1 the table has a row per vCPU and reason. The
 # emulated local APIC (apicv=off) does the same.
 for n in 2 4; do
@@ -443,7 +443,7 @@ for n in 2 4; do
 			"^\\[cpu[0-9]+\\] VM smp: vCPU $i \\(APIC id $i\\) started at 0800:0000 by a start-up IPI$"
 	done
 	expect "$n vCPUs: every AP started, every IPI answered" \
-		"^\\[cpu0\\] smp\\| smp guest: cpus=$n started=$((n - 1)) replies=$((2 * (n - 1)))$"
+		"^\\[cpu0\\] smp\\| smp guest: cpus=$n started=$((n - 1)) replies=$((3 * (n - 1)))$"
 	expect "an INIT outside the VM is dropped" \
 		"^\\[cpu0\\] warning: VM smp: vCPU 0 sent an IPI \\(ICR 0x4500, destination 0x20\\) to no vCPU of the VM \\(it has $n\\): dropped"
 	expect "the VM ends cleanly, one SIPI exit per AP" \
@@ -455,7 +455,7 @@ for n in 2 4; do
 	expect_none "no failed VM entry" 'VM entry failed'
 done
 boot mvcpu2-emulated bochs:2 90 -c 'apicv=off' -m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=2 timeout=30"
-expect "emulated APIC: the AP started, every IPI answered" '^\[cpu0\] smp\| smp guest: cpus=2 started=1 replies=2$'
+expect "emulated APIC: the AP started, every IPI answered" '^\[cpu0\] smp\| smp guest: cpus=2 started=1 replies=3$'
 expect "emulated APIC: ends cleanly" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
 # Every vCPU halted with interrupts on and nothing to wake any: with no
 # time limit the VM stops, as a single vCPU's HLT does; the next VM runs.

@@ -10,9 +10,10 @@
  * (vector 0x40) by APIC ID, and each answers with an IPI to APIC ID 0
  * with a vector of its own, 0x50 + its APIC ID (interrupts with one vector
  * would merge in the IRR); then once more to all of them at once by the
- * all-excluding-self shorthand. An INIT to an APIC ID outside the VM must
- * change nothing. It prints
- *   smp guest: cpus=N started=N-1 replies=2(N-1)
+ * all-excluding-self shorthand, and once more by a logical destination
+ * (flat model: each AP's LDR holds bit N for APIC ID N). An INIT to an
+ * APIC ID outside the VM must change nothing. It prints
+ *   smp guest: cpus=N started=N-1 replies=3(N-1)
  * and ends by the exit hypercall with its failure count (prot32-smp-idle:
  * built with IDLE_END, it ends with every vCPU halted, interrupts on;
  * prot32-smp-apfault: built with AP_FAULT, AP 1 triple-faults at once;
@@ -24,6 +25,7 @@
 #define APIC		0xfee00000
 #define APIC_ID		0x20
 #define APIC_EOI	0xb0
+#define APIC_LDR	0xd0
 #define APIC_SVR	0xf0
 #define APIC_ICR	0x300
 #define APIC_ICR_HIGH	0x310
@@ -147,6 +149,18 @@ started:
 	movl	$0x000c0000 | AP_VECTOR, APIC + APIC_ICR
 	movl	online_count, %eax
 	addl	%eax, %eax
+	call	wait_replies
+
+	/* And by a logical destination: every AP's bit, not the boot vCPU's. */
+	movl	$1, %eax
+	movl	ncpus, %ecx
+	shll	%cl, %eax
+	subl	$2, %eax		/* bits 1 .. N-1 */
+	shll	$24, %eax
+	movl	%eax, APIC + APIC_ICR_HIGH
+	movl	$0x00000800 | AP_VECTOR, APIC + APIC_ICR	/* logical destination mode */
+	movl	online_count, %eax
+	imull	$3, %eax
 	call	wait_replies
 
 	movl	ap_ipis, %eax
@@ -297,6 +311,11 @@ ap_main:
 #endif
 	lidt	idt_desc
 	movl	$0x1ff, APIC + APIC_SVR
+	movl	$1, %eax		/* flat logical ID: bit N for APIC ID N */
+	movl	%ebx, %ecx
+	shll	%cl, %eax
+	shll	$24, %eax
+	movl	%eax, APIC + APIC_LDR
 	movb	$1, online(%ebx)
 	lock incl online_count
 1:	sti
