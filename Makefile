@@ -67,6 +67,9 @@ GUEST_ARCH_real := -m32
 GUEST_ARCH_prot32 := -m32
 GUEST_ARCH_long64 :=
 guest_mode = $(firstword $(subst -, ,$(notdir $(1))))
+# An assembly guest depends on what it includes (guest.h, and for the
+# prot32-smp-* variants prot32-smp.S): tracked for the image it builds.
+GUEST_DEPS = -MMD -MP -MT $@ -MF $@.d
 
 # Test guests in C (long64 flat binaries at 1 MiB) on the runtime in
 # tests/guests/lib: the hostile-guest suite and the fuzzer (issue 6).
@@ -125,7 +128,7 @@ guests: $(GUESTS)
 $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $< -o $(BUILD)/guests/$*.o
+	$(Q)$(CC) $(GUEST_ARCH_$(call guest_mode,$*)) -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/$*.o
 	$(Q)$(LD) $(GUEST_LINK_$(call guest_mode,$*)) --oformat binary -o $@ $(BUILD)/guests/$*.o
 
 $(BUILD)/guests/lib/%.o: tests/guests/lib/%.c tests/guests/lib/guest64.h
@@ -158,31 +161,31 @@ GUEST_KERNEL_LD := --no-warn-rwx-segments -z noexecstack -z max-page-size=0x1000
 $(BUILD)/guests/mb-elf.elf: tests/guests/multiboot-check.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/mb-elf.o
+	$(Q)$(CC) -m32 -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/mb-elf.o
 	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x400000 -o $@ $(BUILD)/guests/mb-elf.o
 
 $(BUILD)/guests/qemu-%.elf: tests/guests/qemu-%.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/qemu-$*.o
+	$(Q)$(CC) -m32 -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/qemu-$*.o
 	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x400000 -o $@ $(BUILD)/guests/qemu-$*.o
 
 $(BUILD)/guests/mb-aout.bin: tests/guests/multiboot-check.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -m32 -DAOUT -c -I tests/guests $< -o $(BUILD)/guests/mb-aout.o
+	$(Q)$(CC) -m32 -DAOUT -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/mb-aout.o
 	$(Q)$(LD) -m elf_i386 -Ttext 0x400000 --oformat binary -o $@ $(BUILD)/guests/mb-aout.o
 
 $(BUILD)/guests/elf64-%.elf: tests/guests/elf64-%.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -c -I tests/guests $< -o $(BUILD)/guests/elf64-$*.o
+	$(Q)$(CC) -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/elf64-$*.o
 	$(Q)$(LD) $(GUEST_KERNEL_LD) -Ttext 0x200000 -o $@ $(BUILD)/guests/elf64-$*.o
 
 $(BUILD)/guests/elf32-%.elf: tests/guests/elf32-%.S tests/guests/guest.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GUEST   $@")
-	$(Q)$(CC) -m32 -c -I tests/guests $< -o $(BUILD)/guests/elf32-$*.o
+	$(Q)$(CC) -m32 -c -I tests/guests $(GUEST_DEPS) $< -o $(BUILD)/guests/elf32-$*.o
 	$(Q)$(LD) -m elf_i386 $(GUEST_KERNEL_LD) -Ttext 0x100000 -o $@ $(BUILD)/guests/elf32-$*.o
 
 $(BUILD)/host/%.o: %.c

@@ -22,14 +22,10 @@ enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CP
 #define LAPIC_SVR 0xf0
 #define SVR_ENABLE (1u << 8)
 #define SPURIOUS_VECTOR 0xff
-#define MSR_X2APIC_TPR 0x808
-#define MSR_X2APIC_SVR 0x80f
+#define MSR_X2APIC_BASE 0x800
 #define LAPIC_ICR_LOW 0x300
 #define LAPIC_ICR_HIGH 0x310
-#define ICR_PENDING (1u << 12)
-#define ICR_NMI_OTHERS 0x000c4400u /* NMI, level assert, all excluding self */
-#define MSR_X2APIC_EOI 0x80b
-#define MSR_X2APIC_ICR 0x830
+#define ICR_NMI_OTHERS (ICR_ALL_BUT_SELF << 18 | ICR_LEVEL_ASSERT | ICR_MODE_NMI << 8)
 
 static void (*ap_main)(struct cpu *c);
 static volatile bool stopping;
@@ -52,7 +48,7 @@ void apic_send(uint32_t apic_id, uint32_t icr)
 {
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
 	if (base & APIC_BASE_EXTD) {
-		wrmsr(MSR_X2APIC_ICR, (uint64_t)apic_id << 32 | icr);
+		wrmsr(MSR_X2APIC_BASE + LAPIC_ICR_LOW / 16, (uint64_t)apic_id << 32 | icr); /* one 64-bit write */
 		return;
 	}
 	volatile uint32_t *apic = phys_to_virt(base & 0x000ffffffffff000ull);
@@ -62,26 +58,26 @@ void apic_send(uint32_t apic_id, uint32_t icr)
 		__asm__ volatile("pause");
 }
 
-void apic_enable(void)
+/* Write the local APIC register at OFFSET: its MMIO page in xAPIC mode,
+ * MSR 0x800 + OFFSET/16 in x2APIC mode (SDM vol. 3A, 11.12.1.2). */
+static void apic_write(unsigned offset, uint32_t value)
 {
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
-	if (base & APIC_BASE_EXTD) {
-		wrmsr(MSR_X2APIC_TPR, 0);
-		wrmsr(MSR_X2APIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
-		return;
-	}
-	volatile uint32_t *apic = phys_to_virt(base & 0x000ffffffffff000ull);
-	apic[LAPIC_TPR / 4] = 0;
-	apic[LAPIC_SVR / 4] = SVR_ENABLE | SPURIOUS_VECTOR;
+	if (base & APIC_BASE_EXTD)
+		wrmsr(MSR_X2APIC_BASE + offset / 16, value);
+	else
+		((volatile uint32_t *)phys_to_virt(base & 0x000ffffffffff000ull))[offset / 4] = value;
+}
+
+void apic_enable(void)
+{
+	apic_write(LAPIC_TPR, 0);
+	apic_write(LAPIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
 }
 
 void apic_eoi(void)
 {
-	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
-	if (base & APIC_BASE_EXTD)
-		wrmsr(MSR_X2APIC_EOI, 0);
-	else
-		((volatile uint32_t *)phys_to_virt(base & 0x000ffffffffff000ull))[LAPIC_EOI / 4] = 0;
+	apic_write(LAPIC_EOI, 0);
 }
 
 /* The trampoline's 64-bit code lands here, on the AP's own stack. */

@@ -37,12 +37,6 @@ enum {
 	APIC_SELF_IPI = 0x3f0, /* x2APIC only */
 };
 #define APIC_VERSION_VALUE 0x00050014u /* version 0x14, 6 LVT entries */
-/* ICR low (11.6.1): delivery mode in bits 10:8, shorthand in 19:18. */
-enum { ICR_MODE_FIXED = 0, ICR_MODE_LOWEST = 1, ICR_MODE_INIT = 5, ICR_MODE_SIPI = 6 };
-enum { ICR_SELF = 1, ICR_ALL = 2, ICR_ALL_BUT_SELF = 3 };
-#define ICR_LOGICAL (1u << 11)
-#define ICR_PENDING (1u << 12)
-#define ICR_LEVEL_ASSERT (1u << 14)
 #define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
 #define SVR_ENABLED (1u << 8)
@@ -254,7 +248,7 @@ static bool destined(struct vcpu *t, uint32_t low, uint32_t dest, bool x2apic)
 static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
 {
 	struct vm *vm = v->vm;
-	unsigned shorthand = (low >> 18) & 3, mode = (low >> 8) & 7, vector = low & 0xff, sent = 0;
+	unsigned shorthand = icr_shorthand(low), mode = icr_mode(low), vector = low & 0xff, sent = 0;
 	bool x2apic = v->lapic.apic_base & APIC_BASE_EXTD;
 
 	if (mode == ICR_MODE_INIT && !(low & ICR_LEVEL_ASSERT))
@@ -492,8 +486,8 @@ bool lapic_halt(struct vcpu *v)
 		return false;
 	vcpu_halt(v);
 	l->pending = true;
-	if (!l->deadline && highest(v, APIC_IRR) < 0)
-		vm_vcpu_idle(v); /* only another vCPU's IPI can wake it */
+	if (!l->deadline)
+		vm_vcpu_idle(v); /* only an IPI can wake it (one in its IRR already counts) */
 	return true;
 }
 

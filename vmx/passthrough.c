@@ -1,6 +1,7 @@
 #include "vmx/passthrough.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/smp.h"
 #include "arch-x86/string.h"
 #include "boot/mbi.h"
 #include "drivers/acpi.h"
@@ -23,10 +24,6 @@
 #define PASSTHROUGH_APIC 0xfee00000ull
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
-#define ICR_MODE_INIT 5
-#define ICR_MODE_SIPI 6
-#define ICR_LOGICAL (1u << 11)
-#define ICR_LEVEL_ASSERT (1u << 14)
 
 extern char __image_start[], __image_end[];
 
@@ -317,7 +314,7 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 {
 	struct vm *vm = v->vm;
-	unsigned mode = (low >> 8) & 7, shorthand = (low >> 18) & 3;
+	unsigned mode = icr_mode(low), shorthand = icr_shorthand(low);
 	if (mode != ICR_MODE_INIT && mode != ICR_MODE_SIPI)
 		return true;
 	for (unsigned i = 0; i < vm->nvcpus && !shorthand && !(low & ICR_LOGICAL); i++) {

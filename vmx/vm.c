@@ -66,18 +66,22 @@ void vm_kick(struct vcpu *t, bool sipi)
 		apic_send(apic_id, ICR_STARTUP);
 }
 
-/* Signal every other vCPU of the VM that is in its run loop to stop. A
- * passthrough OS's vCPUs take interrupts directly, so theirs come from
- * the preemption timer (one slice at most); those waiting for SIPI wake
- * only for a start-up IPI, so they get one too (SDM vol. 3C, 25.5.1: the
- * timer does not end that wait). */
-static void stop_others(struct vm *vm, const struct vcpu *self)
+/* Signal every other vCPU of the VM that is in its run loop to stop;
+ * false if none is. A passthrough OS's vCPUs take interrupts directly, so
+ * theirs come from the preemption timer (one slice at most); those
+ * waiting for SIPI wake only for a start-up IPI, so they get one too (SDM
+ * vol. 3C, 25.5.1: the timer does not end that wait). */
+static bool stop_others(struct vm *vm, const struct vcpu *self)
 {
+	bool any = false;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *t = vm->vcpus[i];
-		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_ACQUIRE))
+		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST)) {
 			vm_kick(t, true);
+			any = true;
+		}
 	}
+	return any;
 }
 
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
@@ -90,7 +94,6 @@ void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
 	enum vm_cause running = CAUSE_RUNNING;
 	if (__atomic_compare_exchange_n(&vm->cause, &running, cause, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		vm->status = status;
-		vm->ended_by = v->index;
 		stop_others(vm, v);
 	}
 }
@@ -492,17 +495,7 @@ static void close_run(struct run *r)
  * so a vCPU 0 stuck waiting for SIPI is reached by the others. */
 static void finish_stop(struct vm *vm, const struct vcpu *self)
 {
-	for (;;) {
-		bool any = false;
-		for (unsigned i = 0; i < vm->nvcpus; i++) {
-			struct vcpu *t = vm->vcpus[i];
-			if (t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST)) {
-				vm_kick(t, true);
-				any = true;
-			}
-		}
-		if (!any)
-			return;
+	while (stop_others(vm, self)) {
 		uint64_t until = rdtsc() + (tsc_hz ? tsc_hz / 1000 : 1000000);
 		while (rdtsc() < until)
 			__asm__ volatile("pause");

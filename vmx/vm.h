@@ -121,7 +121,6 @@ struct vm {
 	 * others are signalled to stop (vm_end). */
 	volatile enum vm_cause cause;
 	uint64_t status;
-	unsigned ended_by; /* the vCPU that ended it */
 	volatile int lock; /* device models and lazy EPT fills, shared by the vCPUs */
 	volatile unsigned idle_vcpus; /* vCPUs with idle set */
 	uint64_t apic_access_page; /* isolated VMs on APIC virtualization: EPT maps 0xFEE00000 here */

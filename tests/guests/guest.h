@@ -17,3 +17,28 @@
 #define MSR_EFER	0xc0000080
 #define CR4_VMXE	(1 << 13)
 #define CR4_OSXSAVE	(1 << 18)
+
+/* Routines the 32-bit guests share, each expanded where a guest wants it
+ * (a guest's own label goes before it). */
+
+/* The NUL-terminated string at ESI to COM1 (AL, DX and ESI change). */
+.macro COM1_PRINT
+	movw	$COM1, %dx
+1:	lodsb
+	testb	%al, %al
+	jz	2f
+	outb	%al, %dx
+	jmp	1b
+2:	ret
+.endm
+
+/* IDT entry ECX: a 32-bit interrupt gate to the handler at EAX, code
+ * selector 0x08, in the guest's own table `idt` (EAX changes). */
+.macro IDT_SET_GATE
+	movw	%ax, idt(, %ecx, 8)
+	movw	$0x08, idt + 2(, %ecx, 8)
+	movw	$0x8e00, idt + 4(, %ecx, 8)
+	shrl	$16, %eax
+	movw	%ax, idt + 6(, %ecx, 8)
+	ret
+.endm

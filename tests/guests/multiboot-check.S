@@ -172,13 +172,7 @@ start:
 
 /* Print the NUL-terminated string at ESI on COM1. */
 print:
-	movw	$COM1, %dx
-1:	lodsb
-	testb	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	ret
+	COM1_PRINT
 
 fail:
 	incl	fails

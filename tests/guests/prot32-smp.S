@@ -221,13 +221,7 @@ delay:
 
 /* ESI: a NUL-terminated string to COM1 */
 print:
-	movw	$COM1, %dx
-1:	lodsb
-	testb	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	ret
+	COM1_PRINT
 
 /* EAX below 100, in decimal, to COM1 */
 print_dec:
@@ -245,12 +239,7 @@ print_dec:
 
 /* IDT gate ECX -> handler EAX (32-bit interrupt gate) */
 set_gate:
-	movw	%ax, idt(, %ecx, 8)
-	movw	$0x08, idt + 2(, %ecx, 8)
-	movw	$0x8e00, idt + 4(, %ecx, 8)
-	shrl	$16, %eax
-	movw	%ax, idt + 6(, %ecx, 8)
-	ret
+	IDT_SET_GATE
 
 /* On an AP: the boot vCPU's IPI. Count it and answer with its vector. */
 ap_isr:

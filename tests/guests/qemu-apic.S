@@ -221,21 +221,10 @@ spurious_isr:
 
 /* Interrupt gate for vector ECX to the handler at EAX. */
 set_gate:
-	movw	%ax, idt(, %ecx, 8)
-	movw	$0x08, idt + 2(, %ecx, 8)
-	movw	$0x8e00, idt + 4(, %ecx, 8)
-	shrl	$16, %eax
-	movw	%ax, idt + 6(, %ecx, 8)
-	ret
+	IDT_SET_GATE
 
 print:
-	movw	$COM1, %dx
-1:	lodsb
-	testb	%al, %al
-	jz	2f
-	outb	%al, %dx
-	jmp	1b
-2:	ret
+	COM1_PRINT
 
 fail:
 	incl	fails
