@@ -98,7 +98,7 @@ static bool start_ap(uint8_t *tr, uint64_t page, struct cpu *c)
 	if (!stack || !ist) {
 		log_err("CPU with APIC id %u: out of memory for its stacks", c->apic_id);
 		if (stack)
-			frame_free(&hv_frames, stack, AP_STACK_PAGES);
+			phys_free(stack, AP_STACK_PAGES);
 		return false;
 	}
 	c->stack_top = stack + AP_STACK_PAGES * 4096;

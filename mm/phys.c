@@ -65,6 +65,20 @@ uint64_t phys_alloc_page(void)
 	return pa;
 }
 
+/* Cleared before the pool has them back, so that no frame carries one
+ * VM's data, or the hypervisor's, to the next holder: the machine's own
+ * OS is given every free frame as it is (docs/security.md, finding 1).
+ * Outside the pool's lock: clearing a guest's RAM takes a while. */
+void phys_free(uint64_t pa, uint64_t count)
+{
+	if (!pa || !count)
+		return;
+	memset(phys_to_virt(pa), 0, count * PAGE_SIZE);
+	if (!frame_free(&hv_frames, pa, count))
+		log_err("hypervisor bug: freeing %llu frames at %#llx that are not allocated", (unsigned long long)count,
+			(unsigned long long)pa);
+}
+
 uint64_t pt_pool_alloc(void *ctx)
 {
 	(void)ctx;
@@ -74,6 +88,6 @@ uint64_t pt_pool_alloc(void *ctx)
 void pt_pool_release(void *ctx, uint64_t pa)
 {
 	(void)ctx;
-	frame_free(&hv_frames, pa, 1);
+	phys_free(pa, 1);
 }
 

@@ -31,6 +31,10 @@ bool phys_init(const struct mbi *m);
 /* One zeroed 4 KiB frame from the pool, or 0. */
 uint64_t phys_alloc_page(void);
 
+/* Give COUNT frames at PA back to the pool, cleared. Every frame the
+ * hypervisor frees goes this way, never straight to frame_free. */
+void phys_free(uint64_t pa, uint64_t count);
+
 /* Physical address to pointer: all RAM is identity-mapped. */
 static inline void *phys_to_virt(uint64_t pa) { return (void *)(uintptr_t)pa; }
 

@@ -25,6 +25,7 @@
 #include "vmx/ept.h"
 #include "vmx/guestmem.h"
 #include "vmx/lapic.h"
+#include "vmx/loader.h"
 #include "vmx/msr.h"
 #include "vmx/passthrough.h"
 #include "vmx/vcpu.h"
@@ -41,7 +42,7 @@
 #define LEN_XSETBV 3
 
 /* Hypercalls (README, "Hypercall ABI"): VMCALL with the function in RAX. */
-enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3, HC_CMDLINE = 4 };
+enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3, HC_CMDLINE = 4, HC_MEMORY_MAP = 5 };
 #define HC_PRINT_MAX 4096
 #define HC_ERROR (~0ull)
 
@@ -163,6 +164,28 @@ static __attribute__((noinline)) void hypercall_cmdline(struct vcpu *v)
 	v->regs.gpr[REG_RAX] = len;
 }
 
+/* The VM's memory map into the guest's buffer at RBX of RCX bytes, as
+ * many 24-byte entries as fit (u64 address, u64 size, u32 e820 type, u32
+ * zero); RAX = the number of entries in the map. How a flat guest of
+ * either kind finds its RAM (the passthrough OS's is the machine's map
+ * less the hypervisor's memory). */
+static __attribute__((noinline)) void hypercall_memory_map(struct vcpu *v)
+{
+	struct e820_entry map[VM_MAX_E820];
+	unsigned n = loader_memory_map(v->vm, map, VM_MAX_E820);
+	uint64_t room = v->regs.gpr[REG_RCX] / 24, addr = v->regs.gpr[REG_RBX];
+	struct gmem_fault f;
+
+	for (unsigned i = 0; i < n && i < room; i++) {
+		uint64_t e[3] = { map[i].addr, map[i].size, map[i].type };
+		if (guest_write(v, addr + 24 * i, e, sizeof(e), &f) != GMEM_OK) {
+			v->regs.gpr[REG_RAX] = HC_ERROR;
+			return;
+		}
+	}
+	v->regs.gpr[REG_RAX] = n;
+}
+
 static void handle_vmcall(struct vcpu *v)
 {
 	/* Hypercalls are for the guest kernel: CPL (SS.DPL) must be 0. */
@@ -182,6 +205,9 @@ static void handle_vmcall(struct vcpu *v)
 		break;
 	case HC_CMDLINE:
 		hypercall_cmdline(v);
+		break;
+	case HC_MEMORY_MAP:
+		hypercall_memory_map(v);
 		break;
 	case HC_VMCS_COUNTS:
 		/* The benchmark's counting build: VMREADs and VMWRITEs so far. */

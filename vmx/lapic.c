@@ -88,7 +88,7 @@ void lapic_destroy(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
 	if (l->page)
-		frame_free(&hv_frames, l->page, 1);
+		phys_free(l->page, 1);
 	l->page = 0;
 }
 

@@ -279,7 +279,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 
 /* The guest's e820: a passthrough VM's map, else its RAM slots (with the
  * legacy hole 0xa0000-0xfffff left out, as a PC's map has it). */
-static unsigned linux_e820(struct vm *vm, struct e820_entry *e, unsigned max)
+unsigned loader_memory_map(struct vm *vm, struct e820_entry *e, unsigned max)
 {
 	unsigned n = 0;
 	if (vm->cfg.passthrough) {
@@ -378,7 +378,7 @@ static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, con
 
 	static struct e820_entry e820[LINUX_E820_MAX];
 	static uint8_t bp[LINUX_BOOT_PARAMS_SIZE];
-	unsigned ne = linux_e820(vm, e820, LINUX_E820_MAX);
+	unsigned ne = loader_memory_map(vm, e820, LINUX_E820_MAX);
 	bzimage_boot_params(bp, image.data, h, LINUX_CMDLINE, initrd_at, initrd.data ? initrd.len : 0, e820, ne,
 			    vm->cfg.passthrough ? hv_acpi.rsdp_addr : 0);
 	guest_phys_write(vm, LINUX_BOOT_PARAMS, bp, sizeof(bp));

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmx/bzimage.h"
 #include "vmx/vm.h"
 
 #define LONG64_TABLES_BASE 0x1000
@@ -51,6 +52,10 @@ bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct bo
 		 size_t errlen);
 
 /* Copy LEN bytes to guest-physical GPA; false if any byte is outside RAM. */
+/* The VM's memory map as e820 entries (at most MAX), as Linux's boot
+ * parameters and hypercall 5 give it; the number of entries. */
+unsigned loader_memory_map(struct vm *vm, struct e820_entry *e, unsigned max);
+
 bool guest_phys_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t len);
 
 #endif

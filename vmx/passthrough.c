@@ -217,7 +217,7 @@ void passthrough_cpus(struct vm *vm)
 void passthrough_release(struct vm *vm)
 {
 	if (vm->table_reserve)
-		frame_free(&hv_frames, vm->table_reserve, vm->table_reserve_frames);
+		phys_free(vm->table_reserve, vm->table_reserve_frames);
 	vm->table_reserve = 0;
 }
 

@@ -515,7 +515,7 @@ void vcpu_destroy(struct vcpu *v)
 	if (!v->vmcs)
 		return;
 	vmclear(v->vmcs);
-	frame_free(&hv_frames, v->vmcs, 1);
+	phys_free(v->vmcs, 1);
 	v->vmcs = 0;
 	/* This CPU's cached translations for the VM go: its EPT's tables and
 	 * its VPID will be another VM's (each CPU has its own TLBs). */

@@ -176,7 +176,7 @@ static bool add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
 		if (!hpa)
 			return false;
 		if (vm->nslots == VM_MAX_SLOTS) {
-			frame_free(&hv_frames, hpa, chunk / 4096);
+			phys_free(hpa, chunk / 4096);
 			return false;
 		}
 		memset(phys_to_virt(hpa), 0, chunk);
@@ -190,14 +190,14 @@ static bool add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
 static void free_ram(struct vm *vm)
 {
 	for (unsigned i = 0; !vm->ram_borrowed && i < vm->nslots; i++)
-		frame_free(&hv_frames, vm->slots[i].hpa, vm->slots[i].size / 4096);
+		phys_free(vm->slots[i].hpa, vm->slots[i].size / 4096);
 	vm->nslots = 0;
 }
 
 static void free_page(uint64_t *pa)
 {
 	if (*pa)
-		frame_free(&hv_frames, *pa, 1);
+		phys_free(*pa, 1);
 	*pa = 0;
 }
 
@@ -235,11 +235,11 @@ static void free_vcpus(struct vm *vm)
 		if (!v)
 			continue;
 		if (v->vmcs) /* never set up (its VMCS is cleared when it is) */
-			frame_free(&hv_frames, v->vmcs, 1);
+			phys_free(v->vmcs, 1);
 		/* Only now: until every vCPU left, any could still send it an
 		 * IPI, which writes this page. */
 		lapic_destroy(v);
-		frame_free(&hv_frames, (uintptr_t)v, VCPU_PAGES); /* identity-mapped (mm/phys.h) */
+		phys_free((uintptr_t)v, VCPU_PAGES); /* identity-mapped (mm/phys.h) */
 		vm->vcpus[i] = NULL;
 	}
 }
@@ -610,7 +610,7 @@ static void run_one(struct run *r)
 		print_vm_stats(vm);
 	r->failed = vm_failed(vm->cause);
 	free_vcpus(vm);
-	frame_free(&hv_frames, pa, pages);
+	phys_free(pa, pages);
 }
 
 /* vCPU SLOT of R's VM on this CPU: set up its VMCS here, where it runs,

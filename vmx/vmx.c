@@ -218,7 +218,7 @@ bool vmx_on(void)
 	if (r != VMX_OK) {
 		log_err("VMXON failed (%s): check IA32_FEATURE_CONTROL and the CR0/CR4 fixed bits",
 			r == VMX_FAIL_INVALID ? "VMfailInvalid" : "VMfailValid: already in VMX operation");
-		frame_free(&hv_frames, region, 1);
+		phys_free(region, 1);
 		return false;
 	}
 	this_cpu()->vmxon_region = region;

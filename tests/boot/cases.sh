@@ -481,6 +481,23 @@ boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M 
 expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 
+# What a VM leaves behind (issue 12, finding 1): an isolated VM marks every
+# page of its 64 MiB and ends with the marker in its registers; the
+# machine's own OS after it scans all of its RAM (its memory map from
+# hypercall 5) and must find the marker nowhere: every frame a VM or the
+# hypervisor held is cleared before it goes back to the pool.
+R="$G/long64-residue.bin"
+boot residue bochs 120 \
+	-m "$R name=mark mode=long64 mem=64M -- test=mark marker=0x5ec4e75ec4e75ec4" \
+	-m "$G/long64-residue-at16m.bin name=scan passthrough mode=long64 load=0x1000000 timeout=60 -- test=scan marker=0x5ec4e75ec4e75ec4" \
+	-m "$CANARY"
+expect "mark: the first VM wrote its marker into every page" '^\[cpu0\] mark\| residue: marked 15857 pages$'
+expect "mark: ends with the marker in its registers" '^\[cpu0\] VM-END name=mark cause=hypercall status=0 '
+expect "scan: the OS after it scanned its RAM" '^\[cpu0\] scan\| residue: 0 of [0-9]{5,} pages of RAM hold the marker'
+expect "scan: no page holds the marker" '^\[cpu0\] VM-END name=scan cause=hypercall status=0 '
+expect_canaries 1
+isolation_holds
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

@@ -12,6 +12,13 @@
 	.globl	_start
 _start:
 	cld
+	/* .bss is not in the flat image: a passthrough VM's RAM holds
+	 * whatever was there before. */
+	leaq	__bss_start(%rip), %rdi
+	leaq	__bss_end(%rip), %rcx
+	subq	%rdi, %rcx
+	xorl	%eax, %eax
+	rep stosb
 	andq	$-16, %rsp
 	call	idt_setup
 	call	guest_main
