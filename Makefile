@@ -75,7 +75,7 @@ GUEST_DEPS = -MMD -MP -MT $@ -MF $@.d
 # tests/guests/lib: the hostile-guest suite and the fuzzer (issue 6).
 C_GUEST_SRCS := $(wildcard tests/guests/long64-*.c)
 GUESTS += $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(C_GUEST_SRCS)) $(BUILD)/guests/long64-hostile-at16m.bin \
-	  $(BUILD)/guests/long64-residue-at16m.bin
+	  $(BUILD)/guests/long64-residue-at16m.bin $(BUILD)/guests/long64-ptmsr-at16m.bin
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
 		-mcmodel=small -fno-stack-protector -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -Werror \
 		-I tests/guests/lib

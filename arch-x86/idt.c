@@ -88,6 +88,20 @@ static void stack_trace(uint64_t rbp, uint64_t rip)
 	}
 }
 
+extern const uint64_t __extable_start[], __extable_end[];
+
+/* An instruction listed in the exception table (arch-x86/extable.h)
+ * faulted: resume at its fixup, which reports the fault to its caller. */
+static bool extable_fixup(struct trap_frame *tf)
+{
+	for (const uint64_t *e = __extable_start; e < __extable_end; e += 2) {
+		if (e[0] == tf->rip) {
+			tf->rip = e[1];
+			return true;
+		}
+	}
+	return false;
+}
 
 void trap(struct trap_frame *tf)
 {
@@ -109,6 +123,8 @@ void trap(struct trap_frame *tf)
 		percpu_inc32(nmi_pending);
 		return;
 	}
+	if (extable_fixup(tf))
+		return;
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";
 
 	/* The report must get out: past console_hold=1, and past a console

@@ -13,6 +13,7 @@
 #include "vmx/exit.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/extable.h"
 #include "arch-x86/idt.h"
 #include "arch-x86/smp.h"
 #include "arch-x86/msr.h"
@@ -408,7 +409,10 @@ static void handle_xsetbv(struct vcpu *v)
 		vcpu_inject(v, VEC_GP, true, 0);
 		return;
 	}
-	xsetbv(0, val);
+	if (!xsetbv_safe(0, val)) { /* validated above; fault-safe all the same */
+		vcpu_inject(v, VEC_GP, true, 0);
+		return;
+	}
 	v->xcr0 = val;
 	vcpu_skip(LEN_XSETBV);
 }

@@ -1,6 +1,7 @@
 #include "vmx/msr.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/extable.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "vmx/lapic.h"
@@ -126,10 +127,11 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 		/* Enable and x2APIC mode are the OS's; moving the APIC page
 		 * over other memory is not (SDM vol. 3A, 11.4.4). */
 		uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
-		if ((value ^ cur) & ~((1ull << 10) | (1ull << 11)))
+		if ((value ^ cur) & ~(APIC_BASE_EXTD | APIC_BASE_EN))
 			return false;
-		wrmsr(MSR_IA32_APIC_BASE, value);
-		return true;
+		/* An invalid transition (EXTD without EN, x2APIC straight to
+		 * xAPIC: 11.12.5) is the CPU's #GP, and the guest's. */
+		return wrmsr_safe(MSR_IA32_APIC_BASE, value);
 	}
 	switch (msr) {
 	case MSR_EFER: {

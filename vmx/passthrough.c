@@ -1,6 +1,8 @@
 #include "vmx/passthrough.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/extable.h"
+#include "arch-x86/msr.h"
 #include "arch-x86/smp.h"
 #include "arch-x86/string.h"
 #include "boot/mbi.h"
@@ -361,9 +363,19 @@ void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 	vcpu_skip(m.len);
 }
 
+/* The ICR's reserved bits in x2APIC mode (SDM vol. 3A, 11.12.1.3 and
+ * 11.12.9): a WRMSR that sets any is #GP. */
+#define X2APIC_ICR_RESERVED 0xfff32000ull
+
 bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value)
 {
+	/* The MSR bitmap makes this WRMSR exit before the CPU checks it:
+	 * in xAPIC mode the x2APIC MSRs do not exist (11.12.1.2), and the
+	 * reserved bits are checked before an IPI is counted. The write
+	 * itself is fault-safe too: a #GP goes to the guest. */
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_EXTD) || (value & X2APIC_ICR_RESERVED))
+		return false;
 	if (icr_allowed(v, (uint32_t)value, (uint32_t)(value >> 32)))
-		wrmsr(0x830, value);
+		return wrmsr_safe(0x830, value);
 	return true;
 }

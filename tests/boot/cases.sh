@@ -498,6 +498,20 @@ expect "scan: no page holds the marker" '^\[cpu0\] VM-END name=scan cause=hyperc
 expect_canaries 1
 isolation_holds
 
+# WRMSRs done for the machine's own OS (issue 12, finding 2): the x2APIC
+# ICR in xAPIC mode, with reserved bits, and IA32_APIC_BASE with EN=0 and
+# EXTD=1 each give the OS its #GP (they used to halt the hypervisor); the
+# VM after it still runs.
+boot ptmsr bochs 60 \
+	-m "$G/long64-ptmsr-at16m.bin name=ptmsr passthrough mode=long64 load=0x1000000 timeout=60" -m "$CANARY"
+expect "x2APIC ICR in xAPIC mode: #GP" '^\[cpu0\] ptmsr\| ptmsr: x2APIC ICR written in xAPIC mode: #GP$'
+expect "x2APIC ICR with reserved bits: #GP" '^\[cpu0\] ptmsr\| ptmsr: x2APIC ICR with bits 31:20 set: #GP$'
+expect "APIC_BASE with EN=0, EXTD=1: #GP" '^\[cpu0\] ptmsr\| ptmsr: IA32_APIC_BASE with EN=0 and EXTD=1: #GP$'
+expect "ptmsr: no check failed" '^\[cpu0\] VM-END name=ptmsr cause=hypercall status=0 '
+expect_none "no hypervisor exception" 'hypervisor exception'
+expect_canaries 1
+isolation_holds
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
