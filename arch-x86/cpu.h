@@ -117,6 +117,7 @@ static inline void xsetbv(uint32_t index, uint64_t value)
 /* RFLAGS bits. */
 #define RFLAGS_CF (1ull << 0)
 #define RFLAGS_ZF (1ull << 6)
+#define RFLAGS_TF (1ull << 8)
 #define RFLAGS_IF (1ull << 9)
 
 #endif

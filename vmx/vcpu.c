@@ -52,16 +52,27 @@ void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
 		v->regs.gpr[n] = value;
 }
 
+#define DEBUGCTL_BTF (1ull << 1)
+#define PENDING_DBG_BS (1ull << 14)
+
+/* An emulated instruction completed (vcpu_skip) with TF set, or in an STI
+ * or MOV SS shadow. The shadow ends with it: the HLT activity state or an
+ * injected interrupt with such blocking is an invalid guest state (SDM
+ * vol. 3C, 27.3.1.5). TF without BTF makes a single-step #DB due after the
+ * instruction, which VM entry delivers from the pending debug exceptions'
+ * BS bit (27.7.3; vol. 3B, 19.2.4 on DR6.BS). */
+void vcpu_skip_done(uint64_t rflags, uint32_t intr)
+{
+	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	if ((rflags & RFLAGS_TF) && !(vmcs_read64(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF))
+		vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
+}
+
 void vcpu_halt(struct vcpu *v)
 {
 	(void)v;
-	vcpu_skip(1);
-	/* HLT is done, so an STI or MOV SS shadow it sat in is over; the HLT
-	 * activity state with such blocking is an invalid guest state
-	 * (SDM vol. 3C, 27.3.1.5). */
-	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
-		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+	vcpu_skip(1); /* ends any shadow HLT sat in: see vcpu_skip_done */
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_HLT);
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch-x86/cpu.h"
 #include "vmx/loader.h"
 #include "vmx/vm.h"
 #include "vmx/vmcs.h"
@@ -41,9 +42,18 @@ void vcpu_destroy(struct vcpu *v);
 
 /* Advance the guest's RIP past the exiting instruction of LEN bytes.
  * Inline: it is most of a fast exit's work. */
+void vcpu_skip_done(uint64_t rflags, uint32_t intr);
+
 static inline void vcpu_skip(uint64_t len)
 {
 	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
+	/* The instruction is done, as the CPU would have done it: a
+	 * single-step trap is due after it, and an STI or MOV SS shadow it
+	 * sat in is over. Both are rare: two reads, and a call only then. */
+	uint64_t rflags = vmcs_readnat(GUEST_RFLAGS);
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	if (__builtin_expect((rflags & RFLAGS_TF) || (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)), 0))
+		vcpu_skip_done(rflags, intr);
 }
 
 /* Complete the guest's HLT: the vCPU waits in the HLT activity state until

@@ -512,6 +512,14 @@ expect_none "no hypervisor exception" 'hypervisor exception'
 expect_canaries 1
 isolation_holds
 
+# Single-step across instructions the hypervisor completes (issue 12,
+# finding 10): with TF set, CPUID, IN, OUT, RDMSR, WRMSR, VMCALL (and CPUID
+# in a MOV SS shadow) each take their #DB right after them, as on hardware.
+boot step bochs 60 -m "$G/long64-step.bin name=step mode=long64 mem=4M" -m "$CANARY"
+expect "step: every instruction single-stepped" '^\[cpu0\] step\| step: 7 instructions single-stepped, 0 failed$'
+expect "step: ends cleanly" '^\[cpu0\] VM-END name=step cause=hypercall status=0 '
+expect_canaries 1
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

@@ -88,6 +88,8 @@ void guest_trap(struct trap_frame *f)
 	for (const uint64_t *e = __extable_start; e < __extable_end; e += 2) {
 		if (e[0] == f->rip) {
 			f->rip = e[1];
+			if (f->vector == 1)
+				f->rflags &= ~0x100ull; /* a single-step trap caught: stepping ends */
 			fault_vector = (int)f->vector;
 			fault_count[f->vector & 255]++;
 			return;
