@@ -550,13 +550,8 @@ static void handle_init(struct vcpu *v)
 {
 	if (vm_stopping(v))
 		return;
-	if (!count_take(&v->inits_sent)) {
+	if (!vcpu_take_init(v))
 		log_debug("VM %s: vCPU %u: an INIT no vCPU sent: ignored", v->vm->cfg.name, v->index);
-		return;
-	}
-	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
-	__atomic_store_n(&v->sipis_sent, 0, __ATOMIC_RELEASE); /* sent before the INIT: moot */
-	vcpu_reset_init(v);
 }
 
 /* A start-up IPI to a vCPU waiting for one (25.2): real mode at VV00:0000
@@ -736,7 +731,9 @@ int vcpu_exit(struct vcpu *v)
 	} else if (unusual_exit(v, reason)) {
 		return 1;
 	}
-	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || percpu_read32(nmi_pending) || vmcs_failed(), 0))
+	if (__builtin_expect(v->cause != CAUSE_RUNNING || v->lapic.pending || v->inits_sent || percpu_read32(nmi_pending) ||
+				     vmcs_failed(),
+			     0))
 		return vcpu_attend(v);
 	return 0;
 }

@@ -437,11 +437,29 @@ static void pass_nmi(struct vcpu *v)
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
 }
 
+bool vcpu_take_init(struct vcpu *v)
+{
+	if (!count_take(&v->inits_sent))
+		return false;
+	if (v->waiting_sipi)
+		return true; /* INIT in the INIT state changes nothing */
+	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
+	__atomic_store_n(&v->sipis_sent, 0, __ATOMIC_RELEASE); /* sent before the INIT: moot */
+	vcpu_reset_init(v);
+	return true;
+}
+
 /* The exit path's slow half (vcpu_exit calls it when any of these is
  * pending): an NMI for the guest, an interrupt to deliver, a failed VMX
  * instruction, or the end of the VM. Nonzero: leave the run loop. */
 int vcpu_attend(struct vcpu *v)
 {
+	/* An INIT another vCPU sent while this CPU was in VMX root
+	 * operation: the CPU holds it until the next VM entry (SDM vol. 3C,
+	 * 25.2), but an emulator may drop it (Bochs does); it is taken here
+	 * either way, and a real one that follows finds no count left. */
+	if (v->inits_sent && v->cause == CAUSE_RUNNING)
+		vcpu_take_init(v);
 	if (v->lapic.pending && v->cause == CAUSE_RUNNING)
 		lapic_deliver(v);
 	if (vmcs_failed()) {

@@ -34,6 +34,11 @@ static inline bool count_take(volatile uint32_t *count)
 	return n != 0;
 }
 
+/* Take an INIT another vCPU sent (its count): the vCPU goes where INIT
+ * puts a CPU, waiting for a start-up IPI (SDM vol. 3A, 9.1). False if
+ * none was sent. */
+bool vcpu_take_init(struct vcpu *v);
+
 /* Enter the guest until the VM ends (v->cause is set); with STATS, time
  * each exit (stats=1). */
 void vcpu_run(struct vcpu *v, bool stats);

@@ -98,6 +98,29 @@ void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
 	}
 }
 
+/* Every vCPU of V's VM is halted or waiting for SIPI and none can wake
+ * another; the VM has a time limit. Those waiting for SIPI take no
+ * preemption-timer exit (SDM vol. 3C, 26.5.1), so the limit is kept here,
+ * in VMX root operation on the CPU of the vCPU that went idle last,
+ * unless something wakes it first (an NMI for the machine's OS). */
+static void wait_time_limit(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	if (!v->deadline_tsc)
+		return; /* no preemption timer: the limit is not enforced (vcpu_run said so) */
+	log_info("VM %s: all %u vCPUs halted or waiting for SIPI, with nothing to wake them: waiting for the time "
+		 "limit",
+		 vm->cfg.name, vm->nvcpus);
+	while (rdtsc() < v->deadline_tsc) {
+		if (vm_stopping(v) || !__atomic_load_n(&v->idle, __ATOMIC_SEQ_CST) || percpu_read32(nmi_pending))
+			return;
+		__asm__ volatile("pause");
+	}
+	log_err("VM %s: time limit of %llu s reached with every vCPU halted or waiting for SIPI (module key timeout=)",
+		vm->cfg.name, (unsigned long long)vm->cfg.timeout);
+	vm_end(v, CAUSE_TIMEOUT, vm->cfg.timeout);
+}
+
 void vm_vcpu_idle(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -110,8 +133,12 @@ void vm_vcpu_idle(struct vcpu *v)
 		vm_vcpu_wakes(v);
 		return;
 	}
-	if (idle < vm->nvcpus || vm->cfg.timeout)
+	if (idle < vm->nvcpus)
 		return;
+	if (vm->cfg.timeout) {
+		wait_time_limit(v);
+		return;
+	}
 	log_info("VM %s: all %u vCPUs halted or waiting for SIPI, with nothing to wake them and no time limit: VM "
 		 "stopped",
 		 vm->cfg.name, vm->nvcpus);

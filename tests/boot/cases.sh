@@ -520,6 +520,17 @@ expect "step: every instruction single-stepped" '^\[cpu0\] step\| step: 7 instru
 expect "step: ends cleanly" '^\[cpu0\] VM-END name=step cause=hypercall status=0 '
 expect_canaries 1
 
+# A time limit with every vCPU waiting for SIPI (issue 12, finding 8): the
+# two vCPUs send each other INIT at once, and both wait for a start-up IPI,
+# where the preemption timer causes no exit; timeout= must still end the
+# VM, and the next VM runs.
+boot mvcpu-mutualinit bochs:2 90 -m "$G/prot32-smp-mutualinit.bin name=mi mode=prot32 mem=4M cpus=2 timeout=3" -m "$CANARY"
+expect "vCPU 0 waits for SIPI" '^\[cpu0\] VM mi: vCPU 0: INIT, waiting for a start-up IPI$'
+expect "vCPU 1 waits for SIPI" '^\[cpu1\] VM mi: vCPU 1: INIT, waiting for a start-up IPI$'
+expect "the time limit ends it" '^\[cpu0\] VM-END name=mi cause=timeout status=3 exits=[0-9]+ vcpus=2 '
+expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
+expect "HV-END" '^\[cpu0\] HV-END vms=2 failed=1$'
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

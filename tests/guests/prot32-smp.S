@@ -18,7 +18,8 @@
  * built with IDLE_END, it ends with every vCPU halted, interrupts on;
  * prot32-smp-apfault: built with AP_FAULT, AP 1 triple-faults at once;
  * prot32-smp-initbsp: built with BSP_INIT, AP 1 sends INIT to the boot
- * vCPU and parks).
+ * vCPU and parks; prot32-smp-mutualinit: built with MUTUAL_INIT, the
+ * boot vCPU and AP 1 send each other INIT at the same moment).
  */
 #include "guest.h"
 
@@ -126,6 +127,16 @@ started:
 	incl	%eax
 	cmpl	ncpus, %eax
 	CHECK(je)
+#ifdef MUTUAL_INIT
+	/* Go: AP 1, spinning on the flag, sends INIT to this vCPU while
+	 * this one sends INIT to it. Both INITs are on their way before
+	 * either lands, so both vCPUs end up waiting for SIPI. */
+	movl	$1, go
+	movl	$0x01000000, APIC + APIC_ICR_HIGH
+	movl	$0x00004500, APIC + APIC_ICR
+1:	pause
+	jmp	1b
+#endif
 
 	/* An INIT to an APIC ID no vCPU has: dropped by the hypervisor. */
 	movl	$0x20000000, APIC + APIC_ICR_HIGH
@@ -298,6 +309,18 @@ ap_main:
 	jmp	ap_park
 1:
 #endif
+#ifdef MUTUAL_INIT
+	cmpl	$1, %ebx
+	jne	2f
+	movb	$1, online(%ebx)
+	lock incl online_count
+1:	cmpl	$0, go
+	je	1b
+	movl	$0, APIC + APIC_ICR_HIGH
+	movl	$0x00004500, APIC + APIC_ICR
+	jmp	ap_park
+2:
+#endif
 	lidt	idt_desc
 	movl	$0x1ff, APIC + APIC_SVR
 	movl	$1, %eax		/* flat logical ID: bit N for APIC ID N */
@@ -359,6 +382,7 @@ fails:	.long	0
 online_count:	.long	0
 replies:	.long	0
 ap_ipis:	.long	0
+go:	.long	0
 online:	.fill	MAX_CPUS, 1, 0
 	.balign	16
 	.fill	1024, 1, 0
