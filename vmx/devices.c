@@ -1,4 +1,5 @@
 #include "vmx/devices.h"
+#include "vmx/shutdown.h"
 
 #include "arch-x86/string.h"
 #include "drivers/console.h"
@@ -157,17 +158,12 @@ static void debug_exit_port(struct vcpu *v, uint16_t port, unsigned size, bool i
 
 static void shutdown_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
-	static const char word[] = "Shutdown";
-	struct vm *vm = v->vm;
-
 	(void)port, (void)size;
 	if (in) {
 		*val = ~0u;
 		return;
 	}
-	char c = (char)*val;
-	vm->shutdown_len = c == word[vm->shutdown_len] ? vm->shutdown_len + 1 : c == 'S';
-	if (vm->shutdown_len == sizeof(word) - 1)
+	if (shutdown_feed(&v->vm->shutdown_len, (char)*val))
 		vm_end(v, CAUSE_SHUTDOWN_PORT, 0);
 }
 

@@ -21,6 +21,7 @@
 #include "arch-x86/string.h"
 #include "drivers/console.h"
 #include "vmx/cpuid.h"
+#include "vmx/cr.h"
 #include "vmx/decode.h"
 #include "vmx/devices.h"
 #include "vmx/ept.h"
@@ -262,6 +263,14 @@ static uint64_t guest_cr4(void)
 	return (vmcs_readnat(CR4_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR4) & ~mask);
 }
 
+/* What a MOV to CR0 or CR4 is checked against (vmx/cr.h). */
+static struct cr_state cr_state(void)
+{
+	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
+	return (struct cr_state){ guest_cr0(), vmcs_readnat(GUEST_CR3), guest_cr4(), efer,
+				  (efer & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13)) };
+}
+
 /* PAE paging outside long mode takes its four PDPTEs from CR3 when paging
  * is switched on or CR3/CR4 change; with EPT the CPU takes them from the
  * VMCS on entry, so an emulated change must load them (SDM vol. 3A, 5.4.1;
@@ -299,15 +308,13 @@ static void flush_guest_tlb(struct vcpu *v)
  * itself, as must loading PAE PDPTEs. */
 static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 {
-	uint64_t old = guest_cr0(), cr4 = guest_cr4();
-	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
+	struct cr_state st = cr_state();
+	uint64_t old = st.cr0, cr4 = st.cr4, efer = st.efer;
 
-	if (val >> 32 || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
-		return false; /* reserved, PG without PE, NW without CD */
+	if (!cr0_write_ok(&st, val))
+		return false;
 	bool paging_on = (val & CR0_PG) && !(old & CR0_PG), paging_off = !(val & CR0_PG) && (old & CR0_PG);
 	if (paging_on && (efer & EFER_LME)) {
-		if (!(cr4 & CR4_PAE))
-			return false;
 		vmcs_write64(GUEST_IA32_EFER, efer | EFER_LMA);
 		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
 		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
@@ -331,13 +338,12 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
-	uint64_t old = guest_cr4();
-	bool long_mode = vmcs_read64(GUEST_IA32_EFER) & EFER_LMA;
+	struct cr_state st = cr_state();
+	uint64_t old = st.cr4;
+	bool long_mode = st.efer & EFER_LMA;
 
-	if ((val & CR4_VMXE) || (val & ~c->cr4_fixed1) || val >> 32)
+	if (!cr4_write_ok(&st, val, c->cr4_fixed1 & 0xffffffffull & ~CR4_VMXE))
 		return false;
-	if (!(val & CR4_PAE) && long_mode)
-		return false; /* leaving PAE in long mode */
 	/* PAE paging: a change of PAE, PSE or PGE reloads the PDPTEs. */
 	if ((guest_cr0() & CR0_PG) && (val & CR4_PAE) && !long_mode && ((val ^ old) & 0xb0) &&
 	    !load_pdptes(v, vmcs_readnat(GUEST_CR3)))

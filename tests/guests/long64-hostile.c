@@ -253,6 +253,12 @@ static uint64_t test_cr(void)
 		{ "CR3 above the physical-address width", 3, cr3 | (1ull << maxphy) },
 		{ "CR8 bit 4", 8, 0x10 },
 		{ "CR8 bit 63", 8, 1ull << 63 },
+		/* The same rules when the write exits: CD and OSXSAVE are the
+		 * host's bits, so changing one makes the hypervisor check the
+		 * rest (issue 12, finding 9). */
+		{ "CR0.PG clear in 64-bit mode, with CD (exits)", 0, (cr0 & ~(1ull << 31)) | (1ull << 30) },
+		{ "CR4.LA57 toggled in long mode, with OSXSAVE (exits)", 4, cr4 ^ (1ull << 12) ^ (1ull << 18) },
+		{ "CR4.CET without CR0.WP, with OSXSAVE (exits)", 4, (cr4 | (1ull << 23)) ^ (1ull << 18) },
 	};
 	unsigned gp = 0;
 
