@@ -13,9 +13,14 @@ static const struct pt_format ept_format = {
 	.table_flags = EPT_RWX, /* permissions are decided at the leaves */
 };
 
-/* Guest RAM is ordinary write-back memory; IPAT is clear so the guest's
- * own PAT still applies on top (29.3.7.2). */
-#define EPT_LEAF_RAM (EPT_RWX | EPT_MEMTYPE_WB)
+/* An isolated VM's RAM is write-back whatever its own PAT says (IPAT,
+ * SDM vol. 3C, 29.3.7.2), as KVM has it for VMs without devices that
+ * bypass the caches. A guest's UC or WC view of frames the hypervisor and
+ * later VMs use write-back would alias memory types (vol. 3A, 13.12.4):
+ * an uncached read could see what memory holds behind the hypervisor's
+ * cached writes, such as an earlier VM's data behind the zeros a frame
+ * was cleared with. The machine's own OS keeps its PAT (passthrough.c). */
+#define EPT_LEAF_RAM (EPT_RWX | EPT_MEMTYPE_WB | EPT_IPAT)
 
 /* EPTP: WB paging structures, 4-level walk (25.6.11). */
 #define EPTP_WB 6ull
@@ -44,6 +49,21 @@ bool ept_create_with(struct vm *vm, uint64_t (*alloc)(void *), void (*release)(v
 	return true;
 }
 
+/* loglevel=debug: the leaf entry that maps GPA, with its level. */
+static void log_leaf(struct vm *vm, uint64_t gpa)
+{
+	for (unsigned level = 4; level >= 1; level--) {
+		uint64_t *e = pt_walk(&vm->ept, gpa, level, false);
+		if (!e)
+			return;
+		if (level == 1 || (*e & PT_LARGE)) {
+			log_debug("VM %s: EPT leaf for guest-physical %#llx: %#018llx (level %u)", vm->cfg.name,
+				  (unsigned long long)gpa, (unsigned long long)*e, level);
+			return;
+		}
+	}
+}
+
 bool ept_create(struct vm *vm)
 {
 	uint64_t start = rdtsc();
@@ -57,6 +77,8 @@ bool ept_create(struct vm *vm)
 				return false;
 		}
 	}
+	if (vm->cfg.ept == EPT_EAGER && vm->nslots)
+		log_leaf(vm, vm->slots[0].gpa);
 	/* The root frame may have served an earlier VM: drop anything the CPU
 	 * still caches for this EPTP before the first entry (29.4.3.1). */
 	ept_invalidate(vm);

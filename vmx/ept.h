@@ -16,6 +16,7 @@
 #define EPT_RWX (EPT_READ | EPT_WRITE | EPT_EXEC)
 #define EPT_MEMTYPE_WB (6ull << 3)
 #define EPT_MEMTYPE_UC (0ull << 3)
+#define EPT_IPAT (1ull << 6) /* ignore the guest's PAT: the EPT memory type is final */
 
 /* Allocate the root, map every slot if the policy is eager, and set
  * vm->eptp. False when out of memory. */
