@@ -89,14 +89,18 @@ static inline uint64_t rdtsc(void)
 /* CR0/CR4 bits used by the hypervisor (SDM vol. 3A, 2.5). */
 #define CR0_PE (1ull << 0)
 #define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
 #define CR0_NW (1ull << 29)
 #define CR0_CD (1ull << 30)
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
 #define CR4_PSE (1ull << 4)
 #define CR4_OSFXSR (1ull << 9)
+#define CR4_LA57 (1ull << 12)
 #define CR4_VMXE (1ull << 13)
 #define CR4_OSXSAVE (1ull << 18)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
 
 /* XCR0 components whose rules the hypervisor knows (SDM vol. 1, 13.3):
  * x87, SSE, AVX, MPX (2 bits), AVX-512 (3 bits), PKRU, AMX (2 bits). */
@@ -118,5 +122,8 @@ static inline void xsetbv(uint32_t index, uint64_t value)
 #define RFLAGS_CF (1ull << 0)
 #define RFLAGS_ZF (1ull << 6)
 #define RFLAGS_IF (1ull << 9)
+#define RFLAGS_DF (1ull << 10)
+#define RFLAGS_VM (1ull << 17)
+#define RFLAGS_AC (1ull << 18)
 
 #endif
