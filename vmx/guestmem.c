@@ -12,11 +12,32 @@ static void *map_gpa(void *vm, uint64_t gpa, unsigned size)
 	return gpa_to_hva(vm, gpa, size);
 }
 
-/* The vCPU's paging state as its guest sees it. Physical-address width
- * and 1 GiB pages as the guest's CPUID reports them (36 bits without
- * leaf 0x80000008, SDM vol. 3A, 5.1.4). */
+/* The physical-address width and 1 GiB pages as the guest's CPUID
+ * reports them (36 bits without leaf 0x80000008, SDM vol. 3A, 5.1.4):
+ * fixed once the policy is made at boot, so found once, then bits 7:0
+ * the width, bit 8 1 GiB pages, bit 9 found. */
+static uint32_t guest_phys_caps(void)
+{
+	static uint32_t caps;
+	uint32_t c = __atomic_load_n(&caps, __ATOMIC_RELAXED);
+
+	if (!c) {
+		c = 36;
+		if (cpuid_guest(0x80000000u, 0, 0).eax >= 0x80000008u)
+			c = cpuid_guest(0x80000008u, 0, 0).eax & 0xff;
+		if (cpuid_guest(0x80000001u, 0, 0).edx & (1u << 26))
+			c |= 1u << 8;
+		c |= 1u << 9;
+		__atomic_store_n(&caps, c, __ATOMIC_RELAXED); /* every CPU finds the same */
+	}
+	return c;
+}
+
+/* The vCPU's paging state as its guest sees it. */
 static void paging_state(struct vcpu *v, struct gw_paging *p)
 {
+	uint32_t caps = guest_phys_caps();
+
 	*p = (struct gw_paging){
 		.cr0 = guest_cr0(),
 		.cr3 = vmcs_readnat(GUEST_CR3),
@@ -24,7 +45,8 @@ static void paging_state(struct vcpu *v, struct gw_paging *p)
 		.efer = vmcs_read64(GUEST_IA32_EFER),
 		.rflags = vmcs_readnat(GUEST_RFLAGS),
 		.cpl = vcpu_cpl(),
-		.maxphyaddr = 36,
+		.maxphyaddr = caps & 0xff,
+		.gbpages = caps & (1u << 8),
 		.map = map_gpa,
 		.ctx = v->vm,
 	};
@@ -35,9 +57,6 @@ static void paging_state(struct vcpu *v, struct gw_paging *p)
 		p->pdpte[2] = vmcs_read64(GUEST_PDPTE2);
 		p->pdpte[3] = vmcs_read64(GUEST_PDPTE3);
 	}
-	if (cpuid_guest(0x80000000u, 0, 0).eax >= 0x80000008u)
-		p->maxphyaddr = cpuid_guest(0x80000008u, 0, 0).eax & 0xff;
-	p->gbpages = cpuid_guest(0x80000001u, 0, 0).edx & (1u << 26);
 }
 
 static enum gmem_result translate(const struct gw_paging *p, uint64_t linear, unsigned access, uint64_t *gpa,

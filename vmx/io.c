@@ -183,19 +183,16 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 			uint8_t *p = gpa_to_hva(v->vm, lo, seg_ok * q.size);
 			hva = p ? p + (gpa - lo) : NULL;
 		}
+		/* The batch stays on one page: no linear address in it wraps. */
 		uint64_t done = 0;
-		while (done < n) {
-			if (done == seg_ok) {
-				vcpu_inject(v, seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
-				break;
-			}
+		while (done < seg_ok) {
 			uint64_t l = linear + (uint64_t)(step * (int64_t)done);
-			if (!long64)
-				l &= 0xffffffffull;
 			if (!io_element(v, q, l, hva ? hva + step * (int64_t)done : NULL, seg))
 				break; /* the VM ended, or the element faulted (and is not done) */
 			done++;
 		}
+		if (done == seg_ok && seg_ok < n)
+			vcpu_inject(v, seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
 		v->regs.gpr[reg] = masked_add(v->regs.gpr[reg], step * (int64_t)done, amask);
 		if (q.rep)
 			v->regs.gpr[REG_RCX] = masked_add(v->regs.gpr[REG_RCX], -(int64_t)done, amask);
