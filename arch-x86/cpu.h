@@ -96,10 +96,12 @@ static inline uint64_t rdtsc(void)
 #define CR4_PAE (1ull << 5)
 #define CR4_PSE (1ull << 4)
 #define CR4_OSFXSR (1ull << 9)
-#define CR4_VMXE (1ull << 13)
 #define CR4_LA57 (1ull << 12)
+#define CR4_VMXE (1ull << 13)
 #define CR4_PCIDE (1ull << 17)
 #define CR4_OSXSAVE (1ull << 18)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
 #define CR4_CET (1ull << 23)
 
 /* XCR0 components whose rules the hypervisor knows (SDM vol. 1, 13.3):
@@ -123,5 +125,8 @@ static inline void xsetbv(uint32_t index, uint64_t value)
 #define RFLAGS_ZF (1ull << 6)
 #define RFLAGS_TF (1ull << 8)
 #define RFLAGS_IF (1ull << 9)
+#define RFLAGS_DF (1ull << 10)
+#define RFLAGS_VM (1ull << 17)
+#define RFLAGS_AC (1ull << 18)
 
 #endif

@@ -117,6 +117,9 @@ static void handle_triple_fault(struct vcpu *v)
 	vm_end(v, CAUSE_TRIPLE_FAULT, 0);
 }
 
+/* Print RCX bytes at RBX. Hypercall buffers are read and written as the
+ * calling kernel's own accesses at CPL 0 would be (SMAP unless RFLAGS.AC,
+ * CR0.WP): one it could not touch itself gets HC_ERROR. */
 static __attribute__((noinline)) void hypercall_print(struct vcpu *v)
 {
 	uint64_t addr = v->regs.gpr[REG_RBX], len = v->regs.gpr[REG_RCX];
@@ -129,7 +132,7 @@ static __attribute__((noinline)) void hypercall_print(struct vcpu *v)
 	}
 	for (uint64_t done = 0; done < len;) {
 		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
-		if (guest_read(v, addr + done, buf, n, &f) != GMEM_OK) {
+		if (guest_read(v, addr + done, buf, n, GW_READ, &f) != GMEM_OK) {
 			v->regs.gpr[REG_RAX] = HC_ERROR; /* a bad pointer is the caller's error, not a fault */
 			return;
 		}
@@ -158,8 +161,8 @@ static __attribute__((noinline)) void hypercall_cmdline(struct vcpu *v)
 	struct gmem_fault f;
 	char nul = 0;
 
-	if (size && (guest_write(v, v->regs.gpr[REG_RBX], args, n, &f) != GMEM_OK ||
-		     guest_write(v, v->regs.gpr[REG_RBX] + n, &nul, 1, &f) != GMEM_OK)) {
+	if (size && (guest_write(v, v->regs.gpr[REG_RBX], args, n, GW_WRITE, &f) != GMEM_OK ||
+		     guest_write(v, v->regs.gpr[REG_RBX] + n, &nul, 1, GW_WRITE, &f) != GMEM_OK)) {
 		v->regs.gpr[REG_RAX] = HC_ERROR;
 		return;
 	}
@@ -178,9 +181,14 @@ static __attribute__((noinline)) void hypercall_memory_map(struct vcpu *v)
 	uint64_t room = v->regs.gpr[REG_RCX] / 24, addr = v->regs.gpr[REG_RBX];
 	struct gmem_fault f;
 
-	for (unsigned i = 0; i < n && i < room; i++) {
+	uint64_t fit = n < room ? n : room;
+	if (fit && guest_write(v, addr, NULL, fit * 24, GW_WRITE, &f) != GMEM_OK) { /* all or nothing */
+		v->regs.gpr[REG_RAX] = HC_ERROR;
+		return;
+	}
+	for (unsigned i = 0; i < fit; i++) {
 		uint64_t e[3] = { map[i].addr, map[i].size, map[i].type };
-		if (guest_write(v, addr + 24 * i, e, sizeof(e), &f) != GMEM_OK) {
+		if (guest_write(v, addr + 24 * i, e, sizeof(e), GW_WRITE, &f) != GMEM_OK) {
 			v->regs.gpr[REG_RAX] = HC_ERROR;
 			return;
 		}
@@ -247,20 +255,6 @@ static void handle_wrmsr(struct vcpu *v)
 		return;
 	}
 	vcpu_skip(LEN_WRMSR);
-}
-
-/* CR0 as the guest last set it: the read shadow holds the bits the host
- * owns (the guest/host mask), GUEST_CR0 the others (SDM vol. 3C, 25.6.6). */
-static uint64_t guest_cr0(void)
-{
-	uint64_t mask = vmcs_readnat(CR0_GUEST_HOST_MASK);
-	return (vmcs_readnat(CR0_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR0) & ~mask);
-}
-
-static uint64_t guest_cr4(void)
-{
-	uint64_t mask = vmcs_readnat(CR4_GUEST_HOST_MASK);
-	return (vmcs_readnat(CR4_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR4) & ~mask);
 }
 
 /* What a MOV to CR0 or CR4 is checked against (vmx/cr.h). */

@@ -3,125 +3,146 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
+#include "vmx/cpuid.h"
+#include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 
-#define PTE_P (1ull << 0)
-#define PTE_PS (1ull << 7)
-#define PTE_ADDR 0x000ffffffffff000ull
-#define PF_PRESENT (1u << 0)
-#define PF_WRITE (1u << 1)
-
-/* Read an entry of SIZE bytes (4 or 8) at guest-physical GPA. */
-static bool read_entry(struct vm *vm, uint64_t gpa, unsigned size, uint64_t *e, struct gmem_fault *f)
+static void *map_gpa(void *vm, uint64_t gpa, unsigned size)
 {
-	const void *p = gpa_to_hva(vm, gpa, size);
-	if (!p) {
-		f->gpa = gpa;
-		return false;
-	}
-	*e = 0;
-	memcpy(e, p, size);
-	return true;
+	return gpa_to_hva(vm, gpa, size);
 }
 
-enum gmem_result guest_translate(struct vcpu *v, uint64_t linear, bool write, uint64_t *gpa, struct gmem_fault *f)
+/* The physical-address width and 1 GiB pages as the guest's CPUID
+ * reports them (36 bits without leaf 0x80000008, SDM vol. 3A, 5.1.4):
+ * fixed once the policy is made at boot, so found once, then bits 7:0
+ * the width, bit 8 1 GiB pages, bit 9 found. */
+static uint32_t guest_phys_caps(void)
 {
-	struct vm *vm = v->vm;
-	uint64_t cr0 = vmcs_readnat(GUEST_CR0);
+	static uint32_t caps;
+	uint32_t c = __atomic_load_n(&caps, __ATOMIC_RELAXED);
+
+	if (!c) {
+		c = 36;
+		if (cpuid_guest(0x80000000u, 0, 0).eax >= 0x80000008u)
+			c = cpuid_guest(0x80000008u, 0, 0).eax & 0xff;
+		if (cpuid_guest(0x80000001u, 0, 0).edx & (1u << 26))
+			c |= 1u << 8;
+		c |= 1u << 9;
+		__atomic_store_n(&caps, c, __ATOMIC_RELAXED); /* every CPU finds the same */
+	}
+	return c;
+}
+
+/* The vCPU's paging state as its guest sees it. */
+static void paging_state(struct vcpu *v, struct gw_paging *p)
+{
+	uint32_t caps = guest_phys_caps();
+
+	*p = (struct gw_paging){
+		.cr0 = guest_cr0(),
+		.cr3 = vmcs_readnat(GUEST_CR3),
+		.cr4 = guest_cr4(),
+		.efer = vmcs_read64(GUEST_IA32_EFER),
+		.rflags = vmcs_readnat(GUEST_RFLAGS),
+		.cpl = vcpu_cpl(),
+		.maxphyaddr = caps & 0xff,
+		.gbpages = caps & (1u << 8),
+		.map = map_gpa,
+		.ctx = v->vm,
+	};
+	if ((p->cr0 & CR0_PG) && (p->cr4 & CR4_PAE) && !(p->efer & EFER_LMA)) {
+		/* PAE paging: the CPU's PDPTEs are in the VMCS with EPT (28.3.1) */
+		p->pdpte[0] = vmcs_read64(GUEST_PDPTE0);
+		p->pdpte[1] = vmcs_read64(GUEST_PDPTE1);
+		p->pdpte[2] = vmcs_read64(GUEST_PDPTE2);
+		p->pdpte[3] = vmcs_read64(GUEST_PDPTE3);
+	}
+}
+
+static enum gmem_result translate(const struct gw_paging *p, uint64_t linear, unsigned access, uint64_t *gpa,
+				  struct gmem_fault *f)
+{
+	struct gw_walk w;
 
 	f->addr = linear;
-	f->error_code = write ? PF_WRITE : 0;
-	if (!(cr0 & CR0_PG)) {
-		*gpa = linear & 0xffffffffull;
+	switch (gw_translate(p, linear, access, &w)) {
+	case GW_OK:
+		*gpa = w.gpa;
 		return GMEM_OK;
+	case GW_PAGE_FAULT:
+		f->error_code = w.error_code;
+		return GMEM_PAGE_FAULT;
+	case GW_OUTSIDE_RAM:
+		f->gpa = w.gpa;
+		return GMEM_OUTSIDE_RAM;
+	case GW_NONCANONICAL:
+		return GMEM_NONCANONICAL;
+	default:
+		return GMEM_RETRY;
 	}
-	uint64_t cr3 = vmcs_readnat(GUEST_CR3), cr4 = vmcs_readnat(GUEST_CR4), e;
-	unsigned levels, esize = 8, shift_top;
-	uint64_t table;
-
-	if (!(cr4 & CR4_PAE)) { /* 32-bit paging: 2 levels of 4-byte entries */
-		levels = 2;
-		esize = 4;
-		shift_top = 22;
-		table = cr3 & 0xfffff000ull;
-		linear &= 0xffffffffull;
-	} else if (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) {
-		levels = 4;
-		shift_top = 39;
-		table = cr3 & PTE_ADDR;
-	} else { /* PAE: the 4 PDPTEs are in the VMCS with EPT (28.3.1) */
-		linear &= 0xffffffffull;
-		switch ((linear >> 30) & 3) {
-		case 0: e = vmcs_read64(GUEST_PDPTE0); break;
-		case 1: e = vmcs_read64(GUEST_PDPTE1); break;
-		case 2: e = vmcs_read64(GUEST_PDPTE2); break;
-		default: e = vmcs_read64(GUEST_PDPTE3); break;
-		}
-		if (!(e & PTE_P))
-			return GMEM_PAGE_FAULT;
-		levels = 2;
-		shift_top = 21;
-		table = e & PTE_ADDR;
-	}
-
-	unsigned shift = shift_top;
-	for (unsigned l = levels; l >= 1; l--, shift -= (esize == 4 ? 10 : 9)) {
-		unsigned bits = esize == 4 ? 10 : 9;
-		uint64_t index = (linear >> shift) & ((1ull << bits) - 1);
-		if (!read_entry(vm, table + index * esize, esize, &e, f))
-			return GMEM_OUTSIDE_RAM;
-		if (!(e & PTE_P))
-			return GMEM_PAGE_FAULT;
-		f->error_code |= PF_PRESENT;
-		/* PS makes a large page at level 2 (or 3 in 4-level paging); in
-		 * 32-bit paging only with CR4.PSE (SDM vol. 3A, 5.3). */
-		bool large = l > 1 && l <= 3 && (e & PTE_PS) && (esize == 8 || (cr4 & CR4_PSE));
-		if (l == 1 || large) {
-			uint64_t page_mask = (1ull << shift) - 1;
-			uint64_t base = esize == 4 && (e & PTE_PS) ? (e & 0xffc00000ull) : (e & PTE_ADDR & ~page_mask);
-			*gpa = base | (linear & page_mask);
-			return GMEM_OK;
-		}
-		table = esize == 4 ? (e & 0xfffff000ull) : (e & PTE_ADDR);
-		f->error_code &= ~PF_PRESENT;
-	}
-	return GMEM_PAGE_FAULT;
 }
 
-static enum gmem_result copy(struct vcpu *v, uint64_t linear, void *buf, uint64_t len, bool write,
-			     struct gmem_fault *f)
+enum gmem_result guest_translate(struct vcpu *v, uint64_t linear, unsigned access, uint64_t *gpa,
+				 struct gmem_fault *f)
 {
-	uint8_t *b = buf;
+	struct gw_paging p;
 
+	paging_state(v, &p);
+	return translate(&p, linear, access, gpa, f);
+}
+
+/* Move LEN bytes page by page (BUF NULL: only translate each page). */
+static enum gmem_result pass(struct vcpu *v, const struct gw_paging *p, uint64_t linear, uint8_t *buf, uint64_t len,
+			     unsigned access, bool write, struct gmem_fault *f)
+{
 	while (len) {
 		uint64_t chunk = 0x1000 - (linear & 0xfff), gpa;
 		if (chunk > len)
 			chunk = len;
-		enum gmem_result r = guest_translate(v, linear, write, &gpa, f);
+		enum gmem_result r = translate(p, linear, access, &gpa, f);
 		if (r != GMEM_OK)
 			return r;
-		void *p = gpa_to_hva(v->vm, gpa, chunk);
-		if (!p) {
+		uint8_t *h = gpa_to_hva(v->vm, gpa, chunk);
+		if (!h) {
 			f->gpa = gpa;
 			return GMEM_OUTSIDE_RAM;
 		}
-		if (write)
-			memcpy(p, b, chunk);
-		else
-			memcpy(b, p, chunk);
-		b += chunk;
+		if (buf && write)
+			memcpy(h, buf, chunk);
+		else if (buf)
+			memcpy(buf, h, chunk);
+		if (buf)
+			buf += chunk;
 		linear += chunk;
 		len -= chunk;
 	}
 	return GMEM_OK;
 }
 
-enum gmem_result guest_read(struct vcpu *v, uint64_t linear, void *buf, uint64_t len, struct gmem_fault *f)
+/* Over several pages every one is checked before a byte moves: an access
+ * that faults part way moves nothing, as on the CPU. */
+static enum gmem_result copy(struct vcpu *v, uint64_t linear, uint8_t *buf, uint64_t len, unsigned access,
+			     bool write, struct gmem_fault *f)
 {
-	return copy(v, linear, buf, len, false, f);
+	struct gw_paging p;
+
+	paging_state(v, &p);
+	if (buf && (linear & 0xfff) + len > 0x1000) {
+		enum gmem_result r = pass(v, &p, linear, NULL, len, access, write, f);
+		if (r != GMEM_OK)
+			return r;
+	}
+	return pass(v, &p, linear, buf, len, access, write, f);
 }
 
-enum gmem_result guest_write(struct vcpu *v, uint64_t linear, const void *buf, uint64_t len, struct gmem_fault *f)
+enum gmem_result guest_read(struct vcpu *v, uint64_t linear, void *buf, uint64_t len, unsigned access,
+			    struct gmem_fault *f)
 {
-	return copy(v, linear, (void *)buf, len, true, f);
+	return copy(v, linear, buf, len, access, false, f);
+}
+
+enum gmem_result guest_write(struct vcpu *v, uint64_t linear, const void *buf, uint64_t len, unsigned access,
+			     struct gmem_fault *f)
+{
+	return copy(v, linear, (uint8_t *)buf, len, access, true, f);
 }

@@ -103,14 +103,18 @@ bool vcpu_decode_mmio(struct vcpu *v, struct mmio_insn *m)
 {
 	uint8_t code[15];
 	struct gmem_fault f;
-	uint64_t linear = vmcs_readnat(GUEST_CS_BASE) + vmcs_readnat(GUEST_RIP);
 	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
 	/* The code size: real mode 16, else CS.L (64) or CS.D (32 or 16). */
 	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+	/* CS.base applies outside 64-bit mode only (SDM vol. 1, 3.4.2.1). */
+	uint64_t linear = vmcs_readnat(GUEST_RIP);
+	if (bits != 64)
+		linear = (vmcs_readnat(GUEST_CS_BASE) + linear) & 0xffffffffull;
 
-	/* Up to 15 bytes, fewer if the instruction ends the last mapped page. */
+	/* Up to 15 bytes, fewer if the instruction ends the last page the
+	 * guest may fetch from at its CPL. */
 	size_t avail = sizeof(code);
-	while (avail && guest_read(v, linear, code, avail, &f) != GMEM_OK)
+	while (avail && guest_read(v, linear, code, avail, GW_FETCH, &f) != GMEM_OK)
 		avail--;
 	return avail && decode_mmio(code, avail, bits, m);
 }

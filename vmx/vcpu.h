@@ -79,6 +79,20 @@ void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 uint64_t vcpu_cr0_host_bits(void);
 uint64_t vcpu_real_cr0(uint64_t guest);
 
+/* CR0 as the guest last set it: the read shadow holds the bits the host
+ * owns (the guest/host mask), GUEST_CR0 the others (SDM vol. 3C, 25.6.6). */
+static inline uint64_t guest_cr0(void)
+{
+	uint64_t mask = vmcs_readnat(CR0_GUEST_HOST_MASK);
+	return (vmcs_readnat(CR0_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR0) & ~mask);
+}
+
+static inline uint64_t guest_cr4(void)
+{
+	uint64_t mask = vmcs_readnat(CR4_GUEST_HOST_MASK);
+	return (vmcs_readnat(CR4_READ_SHADOW) & mask) | (vmcs_readnat(GUEST_CR4) & ~mask);
+}
+
 /* The guest's current privilege level: SS.DPL (SDM vol. 3A, 5.5). Inline:
  * the VMCALL path uses it. */
 static inline unsigned vcpu_cpl(void)
@@ -96,6 +110,6 @@ struct mmio_insn;
 bool vcpu_decode_mmio(struct vcpu *v, struct mmio_insn *m);
 
 /* Exception vectors used by the handlers. */
-enum { VEC_UD = 6, VEC_GP = 13, VEC_PF = 14 };
+enum { VEC_UD = 6, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14 };
 
 #endif

@@ -545,6 +545,20 @@ expect "cause=ept-violation" '^\[cpu0\] VM-END name=ae cause=ept-violation statu
 expect_none "the VM did not go on" 'ae\| apicevent: FAIL'
 expect_canaries 1
 
+# Issue 12, finding 3: a user task of the guest's own kernel gets no more
+# through the hypervisor than from its CPU (tests/guests/long64-user.c).
+# From ring 3 with IOPL 3, REP INSB/INSB into a read-only supervisor page
+# and REP OUTSB/OUTSB of a supervisor secret fault as on the CPU, and the
+# secret never reaches the log; at CPL 0, CR0.WP and SMAP hold for string
+# IO and hypercall buffers, and string IO sets the accessed/dirty flags.
+boot user bochs 120 \
+	-m "$G/long64-user.bin name=user mode=long64 mem=4M" -m "$G/real-hlt.bin name=canary"
+expect "user: ring 3 string IO on supervisor pages faults; WP, SMAP, A/D hold" \
+	'^\[cpu0\] user\| user: ring 3 INS/OUTS on supervisor pages fault \(#PF 0x7, 0x5\); CR0.WP, SMAP and A/D hold; 0 failed$'
+expect "user: no check failed (status=0)" '^\[cpu0\] VM-END name=user cause=hypercall status=0 '
+expect_none "user: the kernel's secret never reached the serial log" 'user-secret-3f9c1a7e'
+expect "user: the canary runs after it" '^\[cpu0\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$'
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

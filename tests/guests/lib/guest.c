@@ -3,6 +3,7 @@
 
 volatile uint64_t fault_count[256];
 volatile int fault_vector;
+volatile uint64_t fault_error, fault_cr2;
 
 extern const uint64_t trap_vectors[256];
 extern const uint64_t __extable_start[], __extable_end[];
@@ -91,6 +92,10 @@ void guest_trap(struct trap_frame *f)
 			if (f->vector == 1)
 				f->rflags &= ~0x100ull; /* a single-step trap caught: stepping ends */
 			fault_vector = (int)f->vector;
+			fault_error = f->error;
+			fault_cr2 = 0;
+			if (f->vector == VEC_PF) /* read before anything else could fault */
+				__asm__ volatile("mov %%cr2, %0" : "=r"(fault_cr2));
 			fault_count[f->vector & 255]++;
 			return;
 		}

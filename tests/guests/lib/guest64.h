@@ -19,16 +19,18 @@
 #define DEBUG_EXIT 0xf4
 enum { HC_PRINT = 0, HC_EXIT = 1, HC_VERSION = 2, HC_VMCS_COUNTS = 3, HC_CMDLINE = 4 };
 #define HC_ERROR (~0ull)
-enum { NO_FAULT = -1, VEC_DE = 0, VEC_UD = 6, VEC_NP = 11, VEC_GP = 13, VEC_PF = 14 };
+enum { NO_FAULT = -1, VEC_DE = 0, VEC_UD = 6, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14 };
 
 struct trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
 	uint64_t vector, error, rip, cs, rflags, rsp, ss;
 };
 
-/* Faults caught by try wrappers, per vector; the last one's vector. */
+/* Faults caught by try wrappers, per vector; the last one's vector, its
+ * error code (0 for vectors without one) and, for #PF, CR2. */
 extern volatile uint64_t fault_count[256];
 extern volatile int fault_vector;
+extern volatile uint64_t fault_error, fault_cr2;
 
 /* An .extable entry: a fault at FROM resumes at TO. */
 #define EXTABLE(from, to) ".pushsection .extable, \"a\"\n\t.balign 8\n\t.quad " #from ", " #to "\n\t.popsection\n\t"
