@@ -463,6 +463,8 @@ static void handle_ept_violation(struct vcpu *v)
 		passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
 		return;
 	}
+	if (v->vm->cfg.passthrough && q.write && passthrough_trapped_write(v, gpa))
+		return; /* a power register in memory, or its ECAM page */
 	end_ept_violation(v, gpa, ept_access_name(&q));
 }
 

@@ -481,6 +481,35 @@ boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M 
 expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 
+# Issue 12, finding 4: the machine's OS must not sleep behind the
+# hypervisor (it would wake in firmware, outside VMX) nor move what the
+# hypervisor watches (tests/guests/long64-ptescape.c). SLP_EN as one byte at
+# PM1a_CNT+1 (S3) ends the VM with the clear error, S5 as a dword at
+# PM1a_CNT-1 powers off; moving the PM base through 0xCF8/0xCFC (as a dword
+# and as a byte) and an SMI command the FADT does not list are dropped with
+# one warning each, the OS goes on and S5 at PM1a_CNT still powers off. A
+# canary runs after each.
+PTESC="$G/long64-ptescape-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60"
+boot ptsleepbyte bochs 60 -m "$PTESC -- test=sleep-byte typ=1" -m "$CANARY"
+expect "SLP_EN as a byte at PM1a_CNT+1: the clear error" \
+	'error: VM pt: the OS asked for ACPI sleep type 1 \(PM1a_CNT at port 0x[0-9a-f]+\), which the hypervisor cannot resume from$'
+expect "SLP_EN as a byte: cause=error status=1" '^\[cpu0\] VM-END name=pt cause=error status=1 '
+expect_none "SLP_EN as a byte: the OS did not go on" 'pt\| sleep-byte: came back'
+expect_canaries 1
+boot ptsleepdword bochs 60 -m "$PTESC -- test=sleep-dword typ=0" -m "$CANARY"
+expect "S5 as a dword at PM1a_CNT-1: power-off" 'VM pt: the OS entered ACPI S5 \(power-off\)$'
+expect "S5 as a dword: cause=poweroff" '^\[cpu0\] VM-END name=pt cause=poweroff status=0 '
+expect_canaries 1
+boot ptrefused bochs 60 -m "$PTESC -- test=refused typ=0" -m "$CANARY"
+expect "a move of the PM base is dropped" \
+	'warning: VM pt: a write to PCI 00:01.3 register 0x40 dropped: it would move or turn off the ACPI PM registers'
+expect "the OS sees the PM base where it was" 'pt\| pmbase: still 0x[0-9a-f]+ after a dword and a byte write$'
+expect "an SMI command the FADT does not list is dropped" 'warning: VM pt: 0x5a to the SMI command port 0xb2 dropped'
+expect "the OS goes on after the refused writes" 'pt\| refused: 0 failures$'
+expect "S5 at PM1a_CNT still powers off" '^\[cpu0\] VM-END name=pt cause=poweroff status=0 '
+expect_canaries 1
+isolation_holds
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
