@@ -254,6 +254,18 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 				    EPT_RWX | EPT_MEMTYPE_WB);
 	for (size_t i = 0; ok && i < nhv; i++)
 		ok = pt_unmap(&vm->ept, hv[i].base, hv[i].end - hv[i].base);
+	/* The modules of the VMs after this one: out of its reach. The boot
+	 * information: read-only, for GRUB's copy of the RSDP in it, which is
+	 * the OS's (boot_params.acpi_rsdp_addr); the hypervisor itself reads
+	 * its own copy (boot/main.c). */
+	for (unsigned i = 0; ok && i < m->nmods; i++)
+		if (m->mods[i].start != vm->kernel_module && m->mods[i].start != vm->initrd_module)
+			ok = pt_unmap(&vm->ept, align_down(m->mods[i].start, PAGE_SIZE),
+				      align_up(m->mods[i].end, PAGE_SIZE) - align_down(m->mods[i].start, PAGE_SIZE));
+	if (ok && m->size)
+		ok = pt_map(&vm->ept, align_down(m->addr, PAGE_SIZE), align_down(m->addr, PAGE_SIZE),
+			    align_up(m->addr + m->size, PAGE_SIZE) - align_down(m->addr, PAGE_SIZE),
+			    EPT_READ | EPT_MEMTYPE_WB);
 	/* The local APIC: read directly, written through the hypervisor. */
 	if (ok)
 		ok = pt_map(&vm->ept, PASSTHROUGH_APIC, PASSTHROUGH_APIC, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);

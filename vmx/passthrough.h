@@ -18,6 +18,8 @@
  *     that would move the PM registers (the chipset's PM base, the ECAM
  *     window) are dropped with one warning. Those registers in memory,
  *     and their ECAM pages, are read-only in EPT, their writes emulated;
+ *   - the boot information is read-only and the other modules (later
+ *     VMs' images) are not mapped;
  *   - the local APIC is the real one, read directly; its page is
  *     read-only in EPT and ICR writes are checked so that the OS cannot
  *     start other CPUs outside VMX (INIT and SIPI are dropped).

@@ -510,6 +510,44 @@ expect "S5 at PM1a_CNT still powers off" '^\[cpu0\] VM-END name=pt cause=powerof
 expect_canaries 1
 isolation_holds
 
+# Issue 12, finding 5: the machine's OS cannot rewrite what later VMs are
+# made of. A first boot finds where GRUB put the boot information (its RSDP
+# copy is in it) and the later VM's module; two more boots with command
+# lines of the same lengths (so the same layout) have the passthrough guest
+# overwrite the later VM's command line (and its NUL) there, and the later
+# VM's image. Each write must end the passthrough VM where it lands, and
+# the later VM must print its command line intact and run its own code.
+LATER="$H name=later mode=long64 mem=4M -- test=vmx hvmark=intact"
+SCRIB="$G/long64-ptescape-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60 -- test=scribble"
+hex8() { printf '0x%08x' "$(($1))"; }
+Z=0x00000000
+boot ptlayout bochs 60 -m "$SCRIB mbi=$Z mbiend=$Z img=$Z imgend=$Z" -m "$LATER" -m "$CANARY"
+rsdp=$(sed -n 's/.*ACPI: RSDP at \(0x[0-9a-f]*\) from the boot information.*/\1/p' "$BOOT_LOG")
+later=$(sed -n "s/.*module 1: \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\) .*args 'name=later .*/\1 \2/p" "$BOOT_LOG")
+expect "layout: the RSDP is in the boot information" 'ACPI: RSDP at 0x[0-9a-f]+ from the boot information'
+expect "layout: the later VM's command line as given" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+if [ -n "$rsdp" ] && [ -n "$later" ]; then
+	mbi_lo=$(hex8 "$rsdp & ~0xfff") mbi_hi=$(hex8 "($rsdp & ~0xfff) + 0x1000")
+	img_lo=$(hex8 "${later% *}") img_hi=$(hex8 "${later#* }")
+	boot ptscribblecmd bochs 60 -m "$SCRIB mbi=$mbi_lo mbiend=$mbi_hi img=$Z imgend=$Z" -m "$LATER" -m "$CANARY"
+	at=$(sed -n "s/.*pt| scribble: 'hvmark=intact' at \(0x[0-9a-f]*\).*/\1/p" "$BOOT_LOG")
+	expect "the OS finds the later VM's command line in the boot information" "pt\\| scribble: 'hvmark=intact' at "
+	expect "its write there ends it, exactly there" \
+		"^\\[cpu0\\] VM-END name=pt cause=ept-violation status=$((${at:-1})) "
+	expect "the later VM's command line is intact" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+	expect "the later VM runs" '^\[cpu0\] VM-END name=later cause=hypercall status=0 '
+	expect_canaries 1
+	boot ptscribbleimg bochs 60 -m "$SCRIB mbi=$Z mbiend=$Z img=$img_lo imgend=$img_hi" -m "$LATER" -m "$CANARY"
+	expect "the later VM's image is out of the OS's reach" \
+		"^\\[cpu0\\] VM-END name=pt cause=ept-violation status=$((img_lo)) "
+	expect "the later VM runs its own code" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+	expect "the later VM ends as before" '^\[cpu0\] VM-END name=later cause=hypercall status=0 '
+	expect_canaries 1
+	isolation_holds
+else
+	skip "ptscribble: the later VM's command line and image" "no RSDP or module 1 line in the layout boot"
+fi
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
