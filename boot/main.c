@@ -11,6 +11,7 @@
 #include "arch-x86/idt.h"
 #include "arch-x86/percpu.h"
 #include "arch-x86/smp.h"
+#include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
 #include "boot/mbi.h"
 #include "boot/options.h"
@@ -66,6 +67,29 @@ static void report_memory(void)
 		 (unsigned long long)hv_frames.free, (unsigned long long)hv_frames.total,
 		 (unsigned long long)hv_frames.allocs, (unsigned long long)hv_frames.frees,
 		 (unsigned long long)hv_frames.failures);
+}
+
+/* The boot information, copied into the hypervisor's own memory and
+ * parsed again there: every string and map read later (the modules'
+ * command lines, each VM's kernel_args) is then in memory no guest can
+ * reach, NUL-terminated inside its tag as mbi_parse checked. The original
+ * stays where GRUB put it (reserved, read-only to a passthrough OS: its
+ * RSDP copy is the one the OS is given). Done after acpi_setup, which
+ * takes that RSDP by its original address. */
+static void keep_boot_information(uint64_t addr)
+{
+	if (!mbi.size)
+		return; /* nothing could be read */
+	uint64_t copy = frame_alloc(&hv_frames, align_up(mbi.size, PAGE_SIZE) / PAGE_SIZE, PAGE_SIZE);
+	if (!copy) {
+		log_err("no memory for a copy of the boot information (%llu bytes): the modules' command lines are "
+			"read where GRUB put them", (unsigned long long)mbi.size);
+		return;
+	}
+	memcpy(phys_to_virt(copy), phys_to_virt(addr), mbi.size);
+	mbi_parse(phys_to_virt(copy), addr, &mbi);
+	log_info("boot information: %#llx-%#llx (%llu bytes), read from a copy at %#llx", (unsigned long long)addr,
+		 (unsigned long long)(addr + mbi.size), (unsigned long long)mbi.size, (unsigned long long)copy);
 }
 
 static void report_modules(void)
@@ -219,6 +243,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 		power_exit(options.on_exit);
 	}
 	acpi_setup();
+	keep_boot_information(mbi_addr);
 	report_memory();
 	report_modules();
 

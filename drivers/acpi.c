@@ -215,6 +215,11 @@ static void parse_fadt(struct acpi_info *ai, const uint8_t *t, struct window w)
 	ai->have_fadt = true;
 	ai->smi_cmd = rd32(t + 48);
 	ai->acpi_enable = t[52];
+	ai->acpi_disable = t[53];
+	ai->s4bios_req = t[54];
+	ai->pstate_cnt = t[55];
+	ai->cst_cnt = t[95];
+	ai->hw_reduced = rd32(t + 112) & (1u << 20); /* HW_REDUCED_ACPI */
 	ai->pm1a_cnt = gas_io(rd32(t + 64));
 	ai->pm1b_cnt = gas_io(rd32(t + 68));
 	uint64_t dsdt = rd32(t + 40);
@@ -230,11 +235,31 @@ static void parse_fadt(struct acpi_info *ai, const uint8_t *t, struct window w)
 		ai->pm1a_cnt = gas_at(t + 172);
 	if (len >= 196 && rd64(t + 184 + 4))
 		ai->pm1b_cnt = gas_at(t + 184);
+	if (len >= 256)
+		ai->sleep_control = gas_at(t + 244); /* SLEEP_CONTROL_REG (ACPI 5.0+) */
 
 	const uint8_t *d = table_at(ai, dsdt, w);
 	if (d && !memcmp(d, "DSDT", 4))
 		ai->have_s5 = acpi_find_s5(d + SDT_HEADER_LEN, rd32(d + 4) - SDT_HEADER_LEN, &ai->slp_typ_a,
 					   &ai->slp_typ_b);
+}
+
+/* The first MCFG entry of segment 0 that covers bus 0: the one the
+ * chipset's own functions are in (PCI Firmware 3.2, table 4-3). */
+static void parse_mcfg(struct acpi_info *ai, const uint8_t *t)
+{
+	uint32_t len = rd32(t + 4);
+
+	for (uint32_t off = 44; off + 16 <= len; off += 16) {
+		const uint8_t *e = t + off;
+		if (rd16(e + 8) != 0 || e[10] != 0 || e[11] < e[10])
+			continue;
+		ai->have_mcfg = true;
+		ai->mcfg_base = rd64(e);
+		ai->mcfg_bus_start = e[10];
+		ai->mcfg_bus_end = e[11];
+		return;
+	}
 }
 
 bool acpi_parse(uint64_t rsdp_addr, uint64_t lo, uint64_t limit, struct acpi_info *ai)
@@ -273,6 +298,8 @@ bool acpi_parse(uint64_t rsdp_addr, uint64_t lo, uint64_t limit, struct acpi_inf
 			parse_madt(ai, t);
 		else if (!memcmp(t, "FACP", 4) && !ai->have_fadt)
 			parse_fadt(ai, t, w);
+		else if (!memcmp(t, "MCFG", 4) && !ai->have_mcfg)
+			parse_mcfg(ai, t);
 	}
 	return true;
 }

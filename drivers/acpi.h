@@ -1,8 +1,10 @@
 /*
  * ACPI: what the hypervisor needs from the firmware's tables. The RSDP
  * (from the multiboot2 tag, else the legacy BIOS scan), the MADT for the
- * CPUs, IOAPICs and the local APIC base, and the FADT (with the DSDT's
- * \_S5 object) for power-off and reset. ACPI 6.4, chapter 5.
+ * CPUs, IOAPICs and the local APIC base, the FADT (with the DSDT's \_S5
+ * object) for power-off, reset and the registers a passthrough OS could
+ * sleep through, and the MCFG for where PCI configuration space is in
+ * memory. ACPI 6.4, chapter 5.
  *
  * Tables are read through their physical addresses (all RAM is
  * identity-mapped); every address and length is checked against
@@ -45,14 +47,24 @@ struct acpi_info {
 
 	bool have_fadt;
 	uint32_t smi_cmd;
-	uint8_t acpi_enable;
+	/* The values the OS may write to SMI_CMD (0: none given). */
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt, cst_cnt;
+	bool hw_reduced; /* HW_REDUCED_ACPI: no PM1 blocks, sleep by SLEEP_CONTROL_REG */
 	struct acpi_gas pm1a_cnt, pm1b_cnt;
+	struct acpi_gas sleep_control; /* ACPI 5.0+ FADT; address 0 if none */
 	bool reset_supported;
 	struct acpi_gas reset_reg;
 	uint8_t reset_value;
 
 	bool have_s5;
 	uint8_t slp_typ_a, slp_typ_b;
+
+	/* PCI segment 0's enhanced configuration (ECAM) window, from the
+	 * MCFG: bus B's space at mcfg_base + (B << 20) for B in
+	 * [mcfg_bus_start, mcfg_bus_end] (PCI Firmware 3.2, 4.1.2). */
+	bool have_mcfg;
+	uint64_t mcfg_base;
+	uint8_t mcfg_bus_start, mcfg_bus_end;
 };
 
 /* What boot found (valid when hv_acpi.rsdp_addr != 0). */

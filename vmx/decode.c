@@ -139,6 +139,8 @@ bool decode_mmio(const uint8_t *code, size_t avail, unsigned code_bits, struct m
 	bool opsize = false, addrsize = false;
 	unsigned rex = 0;
 
+	out->high8 = false;
+
 	/* Legacy prefixes, then REX (64-bit mode only, and last). */
 	for (; i < avail && i < 14; i++) {
 		uint8_t b = code[i];
@@ -184,6 +186,12 @@ bool decode_mmio(const uint8_t *code, size_t avail, unsigned code_bits, struct m
 		break;
 	default:
 		return false;
+	}
+	/* A byte register 4-7 without REX is AH, CH, DH, BH (SDM vol. 2A,
+	 * table 3-1); with one, SPL-DIL. */
+	if ((op == 0x88 || op == 0x8a) && !rex && reg >= 4) {
+		out->reg = (int)reg - 4;
+		out->high8 = true;
 	}
 	if (op == 0x88 || op == 0x8a || op == 0xc6)
 		out->size = 1;

@@ -157,6 +157,7 @@ struct mmio_insn {
 	bool write;    /* store to memory */
 	unsigned size; /* 1, 2, 4 or 8 */
 	int reg;       /* register number (0-15) for 88-8B; -1 with an immediate */
+	bool high8;    /* a byte register AH, CH, DH or BH: bits 15:8 of REG 0-3 */
 	uint64_t imm;  /* C6/C7: the immediate, sign-extended to size */
 };
 

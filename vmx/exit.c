@@ -474,19 +474,20 @@ static __attribute__((noinline, cold)) bool ept_fill_shared(struct vm *vm, uint6
 	return filled;
 }
 
-/* An access to the local APIC page is emulated from the instruction at
- * RIP, but one made while delivering an event (the exception frame pushed
- * onto the APIC page, an IDT or GDT there) is no instruction's: emulating
- * the MOV at RIP would do the wrong access and lose the event. Such an
+/* An access to the local APIC page (or to a register the machine's OS
+ * has trapped) is emulated from the instruction at RIP, but one made while
+ * delivering an event (the exception frame pushed there, an IDT or GDT
+ * there) is no instruction's: emulating the MOV at RIP would do the wrong
+ * access and lose the event. Such an
  * exit has valid IDT-vectoring information (SDM vol. 3C, 28.2.4); it ends
  * the VM, as KVM reports it (a delivery-event internal error). */
-static bool event_touched_apic(struct vcpu *v, uint64_t gpa)
+static bool event_touched_emulated(struct vcpu *v, uint64_t gpa)
 {
 	uint32_t info = vmcs_read32(IDT_VECTORING_INFO);
 	if (!(info & INTR_INFO_VALID))
 		return false;
-	log_err("VM %s: delivering event %#x (vector %u) touched the local APIC page at guest-physical %#llx, at RIP "
-		"%#llx: not emulated",
+	log_err("VM %s: delivering event %#x (vector %u) touched guest-physical %#llx, a page the hypervisor emulates, "
+		"at RIP %#llx: not emulated",
 		v->vm->cfg.name, info, info & 0xff, (unsigned long long)gpa, (unsigned long long)rip());
 	vm_end(v, CAUSE_EPT_VIOLATION, gpa);
 	return true;
@@ -503,16 +504,20 @@ static void handle_ept_violation(struct vcpu *v)
 		return;
 	}
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
-		if (!event_touched_apic(v, gpa))
+		if (!event_touched_emulated(v, gpa))
 			lapic_mmio_exit(v, gpa); /* the emulated local APIC */
 		return;
 	}
 	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == LAPIC_BASE && q.write) {
-		if (!event_touched_apic(v, gpa))
+		if (!event_touched_emulated(v, gpa))
 			passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
 		return;
 	}
+	if (v->vm->cfg.passthrough && q.write && !event_touched_emulated(v, gpa) && passthrough_trapped_write(v, gpa))
+		return; /* a power register in memory, or its ECAM page */
+	if (v->cause != CAUSE_RUNNING)
+		return;
 	end_ept_violation(v, gpa, ept_access_name(&q));
 }
 

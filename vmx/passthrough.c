@@ -4,15 +4,18 @@
 #include "arch-x86/extable.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/smp.h"
+#include "arch-x86/spinlock.h"
 #include "arch-x86/string.h"
 #include "boot/mbi.h"
 #include "drivers/acpi.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
 #include "mm/memmap.h"
+#include "mm/paging.h"
 #include "mm/phys.h"
 #include "vmx/decode.h"
 #include "vmx/ept.h"
+#include "vmx/pmtrap.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -85,6 +88,78 @@ static void reserve_release(void *ctx, uint64_t pa)
 {
 	(void)ctx;
 	(void)pa; /* the whole reserve goes back in passthrough_release */
+}
+
+/* The registers the OS could sleep, reset, or move them through
+ * (vmx/pmtrap.h), for the one passthrough VM a boot runs; read-only while
+ * it runs. */
+static struct pm_regs pm;
+/* Pages of those registers in memory (and their ECAM configuration
+ * pages): read-only in the EPT, writes decoded (passthrough_trapped_write). */
+#define MAX_TRAP_PAGES 8
+static uint64_t trap_page[MAX_TRAP_PAGES];
+static unsigned ntrap_pages;
+/* CONFIG_ADDRESS as the OS last wrote it. The real one is written by the
+ * hypervisor, under pci_lock, right before each data access it lets
+ * through, so that no vCPU can change it between the check and the
+ * access. */
+static uint32_t pci_cf8;
+static volatile int pci_lock;
+static unsigned refusals_said; /* a bit per pm_kind, for one warning each */
+
+#define PCI_CONFIG_ADDRESS 0xcf8
+#define PCI_CONFIG_DATA 0xcfc
+
+/* 32 bits of configuration space at ECAM offset CFG, by mechanism #1. */
+static uint32_t cfg_read(void *ctx, uint64_t cfg)
+{
+	(void)ctx;
+	outl(PCI_CONFIG_ADDRESS, 0x80000000u | (uint32_t)((cfg >> 20) & 0xff) << 16 |
+					 (uint32_t)((cfg >> 15) & 0x1f) << 11 | (uint32_t)((cfg >> 12) & 7) << 8 |
+					 (uint32_t)(cfg & 0xfc));
+	return inl(PCI_CONFIG_DATA);
+}
+
+static void trap_page_add(uint64_t pa)
+{
+	pa = align_down(pa, PAGE_SIZE);
+	for (unsigned i = 0; i < ntrap_pages; i++)
+		if (trap_page[i] == pa)
+			return;
+	if (ntrap_pages < MAX_TRAP_PAGES)
+		trap_page[ntrap_pages++] = pa;
+}
+
+/* ECAM, from the MCFG, reaches bus 0's configuration space. */
+static bool ecam_reaches_bus0(void)
+{
+	return hv_acpi.have_mcfg && hv_acpi.mcfg_bus_start == 0;
+}
+
+/* The registers to watch, from the FADT and the chipset's configuration
+ * space (read here, before the OS runs), and the pages they are in. */
+static void pm_setup(const char *name)
+{
+	const struct acpi_info *a = &hv_acpi;
+	pm_regs_from_acpi(&pm, a->rsdp_addr ? a : NULL);
+	pci_cf8 = inl(PCI_CONFIG_ADDRESS);
+	unsigned guards = 0;
+	if (a->have_fadt && a->pm1a_cnt.space == ACPI_SPACE_IO && a->pm1a_cnt.address)
+		guards = pm_add_chipset_guards(&pm, (uint16_t)a->pm1a_cnt.address, cfg_read, NULL);
+	if (ecam_reaches_bus0() && pm_add_ecam_guard(&pm, a->mcfg_base, cfg_read, NULL))
+		guards += 2;
+	outl(PCI_CONFIG_ADDRESS, pci_cf8);
+	refusals_said = 0;
+	ntrap_pages = 0;
+	for (unsigned i = 0; i < pm.n; i++) {
+		if (pm.reg[i].space == PM_MEM)
+			trap_page_add(pm.reg[i].addr);
+		else if (pm.reg[i].space == PM_PCI && ecam_reaches_bus0())
+			trap_page_add(a->mcfg_base + pm.reg[i].addr);
+	}
+	log_info("VM %s: %u power and reset registers watched, %u chipset registers that place them kept, %u pages "
+		 "of them read-only",
+		 name, pm.n - guards, guards, ntrap_pages);
 }
 
 bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t errlen)
@@ -181,9 +256,25 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 				    EPT_RWX | EPT_MEMTYPE_WB);
 	for (size_t i = 0; ok && i < nhv; i++)
 		ok = pt_unmap(&vm->ept, hv[i].base, hv[i].end - hv[i].base);
+	/* The modules of the VMs after this one: out of its reach. The boot
+	 * information: read-only, for GRUB's copy of the RSDP in it, which is
+	 * the OS's (boot_params.acpi_rsdp_addr); the hypervisor itself reads
+	 * its own copy (boot/main.c). */
+	for (unsigned i = 0; ok && i < m->nmods; i++)
+		if (m->mods[i].start != vm->kernel_module && m->mods[i].start != vm->initrd_module)
+			ok = pt_unmap(&vm->ept, align_down(m->mods[i].start, PAGE_SIZE),
+				      align_up(m->mods[i].end, PAGE_SIZE) - align_down(m->mods[i].start, PAGE_SIZE));
+	if (ok && m->size)
+		ok = pt_map(&vm->ept, align_down(m->addr, PAGE_SIZE), align_down(m->addr, PAGE_SIZE),
+			    align_up(m->addr + m->size, PAGE_SIZE) - align_down(m->addr, PAGE_SIZE),
+			    EPT_READ | EPT_MEMTYPE_WB);
 	/* The local APIC: read directly, written through the hypervisor. */
 	if (ok)
 		ok = pt_map(&vm->ept, PASSTHROUGH_APIC, PASSTHROUGH_APIC, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
+	/* The pages of the power registers in memory: the same. */
+	pm_setup(vm->cfg.name);
+	for (unsigned i = 0; ok && i < ntrap_pages; i++)
+		ok = pt_map(&vm->ept, trap_page[i], trap_page[i], PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
 	if (!ok) {
 		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables", TABLE_RESERVE_FRAMES);
 		return false;
@@ -230,30 +321,19 @@ static void trap_port(struct vm *vm, uint16_t port)
 	bitmap[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
-#define PORT_KBC_CMD 0x64
-#define PORT_RESET_CONTROL 0xcf9
-#define KBC_PULSE_RESET 0xfe
-#define RESET_CONTROL_RST_CPU 0x04
-#define PM1_SLP_EN (1u << 13)
-
 void passthrough_io_bitmap(struct vm *vm)
 {
 	memset(phys_to_virt(vm->io_bitmap_a), 0, PAGE_SIZE);
 	memset(phys_to_virt(vm->io_bitmap_b), 0, PAGE_SIZE);
-	trap_port(vm, PORT_KBC_CMD);
-	trap_port(vm, PORT_RESET_CONTROL);
-	const struct acpi_info *a = &hv_acpi;
-	if (a->have_fadt) {
-		for (unsigned i = 0; i < 2; i++) {
-			const struct acpi_gas *g = i ? &a->pm1b_cnt : &a->pm1a_cnt;
-			if (g->space == ACPI_SPACE_IO && g->address) {
-				trap_port(vm, (uint16_t)g->address);
-				trap_port(vm, (uint16_t)(g->address + 1));
-			}
-		}
-		if (a->reset_supported && a->reset_reg.space == ACPI_SPACE_IO)
-			trap_port(vm, (uint16_t)a->reset_reg.address);
-	}
+	/* Every byte of every watched port: an access of any size that
+	 * touches one exits (SDM vol. 3C, 26.1.3). */
+	for (unsigned i = 0; i < pm.n; i++)
+		for (unsigned b = 0; pm.reg[i].space == PM_IO && b < pm.reg[i].len; b++)
+			trap_port(vm, (uint16_t)(pm.reg[i].addr + b));
+	/* PCI configuration mechanism #1, through which the OS could move
+	 * the PM registers. */
+	for (uint16_t p = PCI_CONFIG_ADDRESS; p < PCI_CONFIG_DATA + 4; p++)
+		trap_port(vm, p);
 }
 
 static void forward(uint16_t port, unsigned size, bool in, uint32_t *val)
@@ -268,44 +348,147 @@ static void forward(uint16_t port, unsigned size, bool in, uint32_t *val)
 		outl(port, *val);
 }
 
-static bool is_pm1_control(uint16_t port)
+/* One warning per kind of refusal, and the rest said nothing. */
+static void refused(struct vcpu *v, const struct pm_decision *d)
 {
-	const struct acpi_info *a = &hv_acpi;
-	return a->have_fadt && ((a->pm1a_cnt.space == ACPI_SPACE_IO && port == a->pm1a_cnt.address) ||
-				(a->pm1b_cnt.space == ACPI_SPACE_IO && a->pm1b_cnt.address && port == a->pm1b_cnt.address));
+	if (__atomic_fetch_or(&refusals_said, 1u << d->reg->kind, __ATOMIC_RELAXED) & (1u << d->reg->kind))
+		return;
+	const char *name = v->vm->cfg.name;
+	uint64_t cfg = d->reg->addr;
+	if (d->reg->kind == PM_SMI_CMD)
+		log_warn("VM %s: %#x to the SMI command port %#llx dropped: only the FADT's ACPI enable and disable, "
+			 "P-state and C-state values reach the firmware's SMI handler, which could put the machine to "
+			 "sleep behind the hypervisor (later ones are dropped without a word)",
+			 name, d->value & 0xff, (unsigned long long)d->reg->addr);
+	else
+		log_warn("VM %s: a write to PCI %02x:%02x.%x register %#llx dropped: it would move or turn off the "
+			 "ACPI PM registers the hypervisor watches (later ones are dropped without a word)",
+			 name, (unsigned)(cfg >> 20) & 0xff, (unsigned)(cfg >> 15) & 0x1f, (unsigned)(cfg >> 12) & 7,
+			 (unsigned long long)(cfg & 0xfff));
+}
+
+/* Carry out decision D on a write at ADDR (a port, or memory when MEM):
+ * true if the write is to reach the hardware. */
+static bool pm_act(struct vcpu *v, const struct pm_decision *d, uint64_t addr, bool mem)
+{
+	const char *name = v->vm->cfg.name;
+	switch (d->verdict) {
+	case PM_FORWARD:
+		return true;
+	case PM_REFUSE:
+		refused(v, d);
+		return false;
+	case PM_RESET:
+		log_info("VM %s: the OS reset the machine (%s %#llx, value %#x)", name, mem ? "address" : "port",
+			 (unsigned long long)addr, d->value);
+		vm_end(v, CAUSE_REBOOT, 0);
+		return false;
+	case PM_POWEROFF:
+		/* SLP_EN with the S5 type is the OS powering the machine off
+		 * (ACPI 6.4, 4.8.3.2.1 and 7.4.2). */
+		log_info("VM %s: the OS entered ACPI S5 (power-off)", name);
+		vm_end(v, CAUSE_POWEROFF, 0);
+		return false;
+	case PM_SLEEP:
+		/* It would wake up in firmware with VMX gone: the VM ends. */
+		log_err("VM %s: the OS asked for ACPI sleep type %u (%s at %s %#llx), which the hypervisor cannot "
+			"resume from",
+			name, d->typ, pm_kind_name(d->reg->kind), mem ? "address" : "port",
+			(unsigned long long)d->reg->addr);
+		vm_end(v, CAUSE_ERROR, d->typ);
+		return false;
+	}
+	return false;
+}
+
+/* An access that reaches 0xCFC-0xCFF: to configuration space at the OS's
+ * CONFIG_ADDRESS, unless it would move a guarded register. */
+static void pci_data(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	spin_lock(&pci_lock);
+	if (!in) {
+		struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val), c;
+		uint64_t cfg;
+		unsigned n;
+		uint32_t cv;
+		if (pm_cf8_access(pci_cf8, port, size, *val, &cfg, &n, &cv) &&
+		    (c = pm_decide(&pm, PM_PCI, cfg, n, cv)).verdict > d.verdict)
+			d = c;
+		if (d.verdict != PM_FORWARD) {
+			spin_unlock(&pci_lock);
+			pm_act(v, &d, port, false);
+			return;
+		}
+	}
+	outl(PCI_CONFIG_ADDRESS, pci_cf8);
+	forward(port, size, in, val);
+	spin_unlock(&pci_lock);
 }
 
 void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
-	const struct acpi_info *a = &hv_acpi;
-
+	/* CONFIG_ADDRESS is only ever a dword at 0xCF8 (narrower accesses
+	 * there reach other registers, 0xCF9 among them). */
+	if (port == PCI_CONFIG_ADDRESS && size == 4) {
+		spin_lock(&pci_lock);
+		if (in)
+			*val = pci_cf8;
+		else
+			pci_cf8 = *val;
+		spin_unlock(&pci_lock);
+		return;
+	}
+	if (port + size > PCI_CONFIG_DATA && port < PCI_CONFIG_DATA + 4) {
+		pci_data(v, port, size, in, val);
+		return;
+	}
 	if (!in) {
-		/* SLP_EN: sleep type S5 is the OS powering the machine off
-		 * (ACPI 6.4, 4.8.3.2.1 and 7.4.2); any other sleep state would
-		 * wake up in firmware with VMX gone, so it ends the VM. */
-		if (is_pm1_control(port) && size >= 2 && (*val & PM1_SLP_EN)) {
-			unsigned typ = (*val >> 10) & 7;
-			if (a->have_s5 && typ == (port == a->pm1a_cnt.address ? a->slp_typ_a : a->slp_typ_b)) {
-				log_info("VM %s: the OS entered ACPI S5 (power-off)", v->vm->cfg.name);
-				vm_end(v, CAUSE_POWEROFF, 0);
-			} else {
-				log_err("VM %s: the OS asked for ACPI sleep type %u, which the hypervisor cannot resume from",
-					v->vm->cfg.name, typ);
-				vm_end(v, CAUSE_ERROR, typ);
-			}
+		struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val);
+		if (!pm_act(v, &d, port, false))
 			return;
-		}
-		bool reset = (port == PORT_KBC_CMD && size == 1 && (uint8_t)*val == KBC_PULSE_RESET) ||
-			     (port == PORT_RESET_CONTROL && size == 1 && (*val & RESET_CONTROL_RST_CPU)) ||
-			     (a->reset_supported && a->reset_reg.space == ACPI_SPACE_IO && port == a->reset_reg.address &&
-			      (uint8_t)*val == a->reset_value);
-		if (reset) {
-			log_info("VM %s: the OS reset the machine (port %#x, value %#x)", v->vm->cfg.name, port, *val);
-			vm_end(v, CAUSE_REBOOT, 0);
-			return;
-		}
 	}
 	forward(port, size, in, val);
+}
+
+/* Store SIZE bytes of VAL at physical PA (mapped by the host). */
+static void store(uint64_t pa, unsigned size, uint64_t val)
+{
+	void *p = phys_to_virt(pa);
+	if (size == 1)
+		*(volatile uint8_t *)p = (uint8_t)val;
+	else if (size == 2)
+		*(volatile uint16_t *)p = (uint16_t)val;
+	else if (size == 4)
+		*(volatile uint32_t *)p = (uint32_t)val;
+	else
+		*(volatile uint64_t *)p = val;
+}
+
+bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
+{
+	unsigned i = 0;
+	while (i < ntrap_pages && trap_page[i] != align_down(gpa, PAGE_SIZE))
+		i++;
+	if (i == ntrap_pages)
+		return false;
+	struct mmio_insn m;
+	if (!vcpu_decode_mmio(v, &m) || !m.write || gpa + m.size > hv_mapped_top) {
+		log_err("VM %s: write to %#llx, on the page of a power register or of the chipset's configuration, by an "
+			"instruction the hypervisor does not emulate (only MOV), at RIP %#llx",
+			v->vm->cfg.name, (unsigned long long)gpa, (unsigned long long)vmcs_readnat(GUEST_RIP));
+		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EPT_VIOLATION);
+		return true;
+	}
+	uint64_t val = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) >> (m.high8 ? 8 : 0) : m.imm;
+	struct pm_decision d = pm_decide(&pm, PM_MEM, gpa, m.size, val), c;
+	uint64_t ecam = hv_acpi.mcfg_base;
+	if (ecam_reaches_bus0() && gpa >= ecam && (c = pm_decide(&pm, PM_PCI, gpa - ecam, m.size, val)).verdict > d.verdict)
+		d = c;
+	if (pm_act(v, &d, gpa, true))
+		store(gpa, m.size, val);
+	if (v->cause == CAUSE_RUNNING)
+		vcpu_skip(m.len);
+	return true;
 }
 
 /* INIT and start-up IPIs (SDM vol. 3A, 11.6.1: delivery mode in ICR bits

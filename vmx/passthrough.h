@@ -6,11 +6,20 @@
  *     except the hypervisor's own memory (its image and every frame it has
  *     allocated), which is not mapped and is missing from the guest's e820;
  *   - ports and interrupts go straight to the hardware: no external
- *     interrupt, NMI or HLT exits; the I/O bitmap traps only the ACPI PM1
- *     control ports, the ACPI reset register, 0xCF9 and the keyboard
- *     controller (0x64), to see the OS power off (cause=poweroff) or reset
- *     (cause=reboot); every other access to them is forwarded. A sleep
- *     state other than S5 ends the VM: the hypervisor cannot resume;
+ *     interrupt, NMI or HLT exits; the I/O bitmap traps only the registers
+ *     of vmx/pmtrap.h: the FADT's PM1 control, sleep control, reset and
+ *     SMI command registers, 0xCF9, 0xB2 and the keyboard controller
+ *     (0x64), to see the OS power off (cause=poweroff) or reset
+ *     (cause=reboot), and PCI configuration mechanism #1 (0xCF8-0xCFF).
+ *     Every access that touches one is decoded byte by byte; what sets no
+ *     SLP_EN, resets nothing and moves nothing is forwarded as it was
+ *     made. A sleep state other than S5 ends the VM: the hypervisor cannot
+ *     resume. SMI commands other than the FADT's own values, and writes
+ *     that would move the PM registers (the chipset's PM base, the ECAM
+ *     window) are dropped with one warning. Those registers in memory,
+ *     and their ECAM pages, are read-only in EPT, their writes emulated;
+ *   - the boot information is read-only and the other modules (later
+ *     VMs' images) are not mapped;
  *   - the local APIC is the real one, read directly; its page is
  *     read-only in EPT and ICR writes are checked so that the OS cannot
  *     start other CPUs outside VMX (INIT and SIPI are dropped).
@@ -34,6 +43,11 @@ void passthrough_io_bitmap(struct vm *vm);
 
 /* A trapped port access: see power-off/reset, forward the rest. */
 void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+
+/* A write that faulted at GPA: if it is on a page of a watched register
+ * (read-only in EPT), decode and emulate it, and return true; false for
+ * any other page. */
+bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa);
 
 /* A write to the local APIC page (read-only in its EPT) or to the x2APIC
  * ICR: every write reaches the APIC except INIT and SIPI, which would

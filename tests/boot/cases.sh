@@ -540,7 +540,7 @@ expect "HV-END" '^\[cpu0\] HV-END vms=2 failed=1$'
 # so the VM ends with one clear line instead of the MOV at RIP being
 # emulated and the #GP lost; the next VM runs.
 boot apicevent bochs 60 -c 'apicv=off' -m "$G/long64-apicevent.bin name=ae mode=long64 mem=4M" -m "$CANARY"
-expect "the event is named" 'error: VM ae: delivering event 0x80000b0d \(vector 13\) touched the local APIC page at guest-physical 0xfee007[0-9a-f]{2}, at RIP 0x1[0-9a-f]{5}: not emulated$'
+expect "the event is named" 'error: VM ae: delivering event 0x80000b0d \(vector 13\) touched guest-physical 0xfee007[0-9a-f]{2}, a page the hypervisor emulates, at RIP 0x1[0-9a-f]{5}: not emulated$'
 expect "cause=ept-violation" '^\[cpu0\] VM-END name=ae cause=ept-violation status=4276094[0-9]{3} '
 expect_none "the VM did not go on" 'ae\| apicevent: FAIL'
 expect_canaries 1
@@ -558,6 +558,73 @@ expect "user: ring 3 string IO on supervisor pages faults; WP, SMAP, A/D hold" \
 expect "user: no check failed (status=0)" '^\[cpu0\] VM-END name=user cause=hypercall status=0 '
 expect_none "user: the kernel's secret never reached the serial log" 'user-secret-3f9c1a7e'
 expect "user: the canary runs after it" '^\[cpu0\] VM-END name=canary cause=hlt status=0 exits=1 hlt=1$'
+
+# Issue 12, finding 4: the machine's OS must not sleep behind the
+# hypervisor (it would wake in firmware, outside VMX) nor move what the
+# hypervisor watches (tests/guests/long64-ptescape.c). SLP_EN as one byte at
+# PM1a_CNT+1 (S3) ends the VM with the clear error, S5 as a dword at
+# PM1a_CNT-1 powers off; moving the PM base through 0xCF8/0xCFC (as a dword
+# and as a byte) and an SMI command the FADT does not list are dropped with
+# one warning each, the OS goes on and S5 at PM1a_CNT still powers off. A
+# canary runs after each.
+PTESC="$G/long64-ptescape-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60"
+boot ptsleepbyte bochs 60 -m "$PTESC -- test=sleep-byte typ=1" -m "$CANARY"
+expect "SLP_EN as a byte at PM1a_CNT+1: the clear error" \
+	'error: VM pt: the OS asked for ACPI sleep type 1 \(PM1a_CNT at port 0x[0-9a-f]+\), which the hypervisor cannot resume from$'
+expect "SLP_EN as a byte: cause=error status=1" '^\[cpu0\] VM-END name=pt cause=error status=1 '
+expect_none "SLP_EN as a byte: the OS did not go on" 'pt\| sleep-byte: came back'
+expect_canaries 1
+boot ptsleepdword bochs 60 -m "$PTESC -- test=sleep-dword typ=0" -m "$CANARY"
+expect "S5 as a dword at PM1a_CNT-1: power-off" 'VM pt: the OS entered ACPI S5 \(power-off\)$'
+expect "S5 as a dword: cause=poweroff" '^\[cpu0\] VM-END name=pt cause=poweroff status=0 '
+expect_canaries 1
+boot ptrefused bochs 60 -m "$PTESC -- test=refused typ=0" -m "$CANARY"
+expect "a move of the PM base is dropped" \
+	'warning: VM pt: a write to PCI 00:01.3 register 0x40 dropped: it would move or turn off the ACPI PM registers'
+expect "the OS sees the PM base where it was" 'pt\| pmbase: still 0x[0-9a-f]+ after a dword and a byte write$'
+expect "an SMI command the FADT does not list is dropped" 'warning: VM pt: 0x5a to the SMI command port 0xb2 dropped'
+expect "the OS goes on after the refused writes" 'pt\| refused: 0 failures$'
+expect "S5 at PM1a_CNT still powers off" '^\[cpu0\] VM-END name=pt cause=poweroff status=0 '
+expect_canaries 1
+isolation_holds
+
+# Issue 12, finding 5: the machine's OS cannot rewrite what later VMs are
+# made of. A first boot finds where GRUB put the boot information (its RSDP
+# copy is in it) and the later VM's module; two more boots with command
+# lines of the same lengths (so the same layout) have the passthrough guest
+# overwrite the later VM's command line (and its NUL) there, and the later
+# VM's image. Each write must end the passthrough VM where it lands, and
+# the later VM must print its command line intact and run its own code.
+LATER="$H name=later mode=long64 mem=4M -- test=vmx hvmark=intact"
+SCRIB="$G/long64-ptescape-at16m.bin name=pt passthrough mode=long64 load=0x1000000 timeout=60 -- test=scribble"
+hex8() { printf '0x%08x' "$(($1))"; }
+Z=0x00000000
+boot ptlayout bochs 60 -m "$SCRIB mbi=$Z mbiend=$Z img=$Z imgend=$Z" -m "$LATER" -m "$CANARY"
+rsdp=$(sed -n 's/.*ACPI: RSDP at \(0x[0-9a-f]*\) from the boot information.*/\1/p' "$BOOT_LOG")
+later=$(sed -n "s/.*module 1: \(0x[0-9a-f]*\)-\(0x[0-9a-f]*\) .*args 'name=later .*/\1 \2/p" "$BOOT_LOG")
+expect "layout: the RSDP is in the boot information" 'ACPI: RSDP at 0x[0-9a-f]+ from the boot information'
+expect "layout: the later VM's command line as given" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+if [ -n "$rsdp" ] && [ -n "$later" ]; then
+	mbi_lo=$(hex8 "$rsdp & ~0xfff") mbi_hi=$(hex8 "($rsdp & ~0xfff) + 0x1000")
+	img_lo=$(hex8 "${later% *}") img_hi=$(hex8 "${later#* }")
+	boot ptscribblecmd bochs 60 -m "$SCRIB mbi=$mbi_lo mbiend=$mbi_hi img=$Z imgend=$Z" -m "$LATER" -m "$CANARY"
+	at=$(sed -n "s/.*pt| scribble: 'hvmark=intact' at \(0x[0-9a-f]*\).*/\1/p" "$BOOT_LOG")
+	expect "the OS finds the later VM's command line in the boot information" "pt\\| scribble: 'hvmark=intact' at "
+	expect "its write there ends it, exactly there" \
+		"^\\[cpu0\\] VM-END name=pt cause=ept-violation status=$((${at:-1})) "
+	expect "the later VM's command line is intact" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+	expect "the later VM runs" '^\[cpu0\] VM-END name=later cause=hypercall status=0 '
+	expect_canaries 1
+	boot ptscribbleimg bochs 60 -m "$SCRIB mbi=$Z mbiend=$Z img=$img_lo imgend=$img_hi" -m "$LATER" -m "$CANARY"
+	expect "the later VM's image is out of the OS's reach" \
+		"^\\[cpu0\\] VM-END name=pt cause=ept-violation status=$((img_lo)) "
+	expect "the later VM runs its own code" '^\[cpu0\] later\| hostile: test=vmx hvmark=intact$'
+	expect "the later VM ends as before" '^\[cpu0\] VM-END name=later cause=hypercall status=0 '
+	expect_canaries 1
+	isolation_holds
+else
+	skip "ptscribble: the later VM's command line and image" "no RSDP or module 1 line in the layout boot"
+fi
 
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"

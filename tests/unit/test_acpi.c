@@ -284,6 +284,54 @@ static void test_s5_forms(void **state)
 	assert_int_equal(a, 7);
 }
 
+/* An ACPI 6 FADT of a hardware-reduced machine (sleep by
+ * SLEEP_CONTROL_REG in memory) with the SMI command values, and an MCFG
+ * whose first entry is another segment's. */
+static void test_hw_reduced_fadt_and_mcfg(void **state)
+{
+	(void)state;
+	uint8_t b[276 - 36] = { 0 };
+	uint32_t smi = 0xb2, flags = 1u << 20;
+	memcpy(b + 48 - 36, &smi, 4);
+	b[52 - 36] = 0xa0, b[53 - 36] = 0xa1, b[54 - 36] = 0xa2, b[55 - 36] = 0xa3, b[95 - 36] = 0xa4;
+	memcpy(b + 112 - 36, &flags, 4);
+	uint8_t sleep_ctl[12] = { 0, 8, 0, 1, 0x04, 0x10, 0xd0, 0xfe, 0, 0, 0, 0 };
+	memcpy(b + 244 - 36, sleep_ctl, 12);
+	uint8_t *f = sdt("FACP", b, sizeof(b));
+	uint8_t mb[8 + 32] = { 0 };
+	uint64_t other = 0xc0000000, seg0 = 0xe0000000;
+	memcpy(mb + 8, &other, 8);
+	mb[8 + 8] = 1; /* segment 1 */
+	mb[8 + 11] = 0xff;
+	memcpy(mb + 24, &seg0, 8);
+	mb[24 + 11] = 0x3f; /* buses 0-63 */
+	uint8_t *mcfg = sdt("MCFG", mb, sizeof(mb));
+	uint32_t entries[2] = { (uint32_t)pa(f), (uint32_t)pa(mcfg) };
+	uint8_t *r = rsdp_v1((uint32_t)pa(sdt("RSDT", entries, sizeof(entries))));
+	struct acpi_info ai;
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
+	assert_true(ai.hw_reduced);
+	assert_int_equal(ai.pm1a_cnt.address, 0);
+	assert_int_equal(ai.sleep_control.space, ACPI_SPACE_MEMORY);
+	assert_int_equal(ai.sleep_control.address, 0xfed01004);
+	assert_int_equal(ai.acpi_enable, 0xa0);
+	assert_int_equal(ai.acpi_disable, 0xa1);
+	assert_int_equal(ai.s4bios_req, 0xa2);
+	assert_int_equal(ai.pstate_cnt, 0xa3);
+	assert_int_equal(ai.cst_cnt, 0xa4);
+	assert_true(ai.have_mcfg);
+	assert_int_equal(ai.mcfg_base, 0xe0000000);
+	assert_int_equal(ai.mcfg_bus_start, 0);
+	assert_int_equal(ai.mcfg_bus_end, 0x3f);
+	/* An older FADT (244 bytes) has no sleep control register. */
+	uint32_t e1 = (uint32_t)pa(fadt(dsdt(), 0));
+	r = rsdp_v1((uint32_t)pa(sdt("RSDT", &e1, 4)));
+	assert_true(acpi_parse(pa(r), 0, UINT64_MAX, &ai));
+	assert_int_equal(ai.sleep_control.address, 0);
+	assert_false(ai.hw_reduced);
+	assert_false(ai.have_mcfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,6 +342,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_finds_aligned_rsdp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_madt_entry_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_s5_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hw_reduced_fadt_and_mcfg, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("acpi", tests, NULL, NULL);
 }

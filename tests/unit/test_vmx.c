@@ -243,6 +243,18 @@ static void test_decode_mmio(void **state)
 	assert_int_equal(m.len, 8);
 	assert_int_equal(m.size, 8);
 	assert_int_equal(m.reg, 1);
+	/* mov %bh, (%rdx) (88 3a): the high byte of RBX; with REX (40 88 3a)
+	 * it is DIL */
+	static const uint8_t hb[] = { 0x88, 0x3a }, hr[] = { 0x40, 0x88, 0x3a };
+	assert_true(decode_mmio(hb, sizeof(hb), 64, &m));
+	assert_int_equal(m.size, 1);
+	assert_int_equal(m.reg, 3);
+	assert_true(m.high8);
+	assert_true(decode_mmio(hr, sizeof(hr), 64, &m));
+	assert_int_equal(m.reg, 7);
+	assert_false(m.high8);
+	assert_true(decode_mmio(a, sizeof(a), 32, &m));
+	assert_false(m.high8);
 	/* movb $0x5, (%esi) with a segment prefix: 3e c6 06 05 */
 	static const uint8_t e[] = { 0x3e, 0xc6, 0x06, 0x05 };
 	assert_true(decode_mmio(e, sizeof(e), 32, &m));
