@@ -74,7 +74,8 @@ GUEST_DEPS = -MMD -MP -MT $@ -MF $@.d
 # Test guests in C (long64 flat binaries at 1 MiB) on the runtime in
 # tests/guests/lib: the hostile-guest suite and the fuzzer (issue 6).
 C_GUEST_SRCS := $(wildcard tests/guests/long64-*.c)
-GUESTS += $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(C_GUEST_SRCS)) $(BUILD)/guests/long64-hostile-at16m.bin
+GUESTS += $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(C_GUEST_SRCS)) $(BUILD)/guests/long64-hostile-at16m.bin \
+	  $(BUILD)/guests/long64-ptos-at16m.bin
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
 		-mcmodel=small -fno-stack-protector -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -Werror \
 		-I tests/guests/lib

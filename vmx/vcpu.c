@@ -410,20 +410,69 @@ static void entry_failed(struct vcpu *v, int how)
 	vm_end(v, CAUSE_ENTRY_FAILURE, 0);
 }
 
-/* An NMI that arrived while the hypervisor ran: the machine's own OS gets
- * it (as if it had arrived in the guest), when no other event is queued;
- * for isolated VMs it belongs to no one and is dropped. */
+/* Turn the exit-when-the-guest-can-take-it controls on or off. */
+static void set_windows(struct vcpu *v, uint32_t on, uint32_t off)
+{
+	uint32_t c = (v->proc_controls | on) & ~off;
+	if (c == v->proc_controls)
+		return;
+	v->proc_controls = c;
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, c);
+}
+
+/* An NMI for the machine's own OS (one that exited, or reached the
+ * hypervisor while it ran) is injected only when the OS can take it: not
+ * with another event queued, not in a MOV SS or STI shadow, where the VM
+ * entry would fail (SDM vol. 3C, 27.3.1.5: blocking by MOV SS, and by STI
+ * on some CPUs, Bochs among them), not while it handles one (virtual-NMI
+ * blocking, which the injection sets and its IRET clears: 25.4.2). Else
+ * the NMI window (26.2) brings the vCPU back as soon as it can take it;
+ * in an STI shadow the interrupt window does once the NMI window opened
+ * there all the same (CPUs that do not count STI blocking for it), as in
+ * KVM. Without virtual NMIs the interrupt window ends a shadow, and the
+ * next exit looks again. An isolated VM has no NMI source: the NMI
+ * belongs to no one and is dropped. */
 static void pass_nmi(struct vcpu *v)
 {
+	const uint32_t shadow = INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS;
+
 	if (!v->vm->cfg.passthrough) {
 		percpu_write32(nmi_pending, 0);
 		return;
 	}
-	if ((vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
-	    vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
-		return; /* next time; a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
-	percpu_dec32(nmi_pending);
+	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
+		return; /* when it starts: a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	bool queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID;
+	if (!hv_vmx.virtual_nmis && (queued || intr & (shadow | INTERRUPTIBILITY_NMI))) {
+		if (intr & shadow && vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF)
+			set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, 0);
+		return;
+	}
+	if (queued || intr & (shadow | INTERRUPTIBILITY_NMI)) {
+		bool sti = intr & INTERRUPTIBILITY_STI && v->exits &&
+			   v->last_exit[(v->exits - 1) % LAST_EXITS] == EXIT_NMI_WINDOW;
+		if (sti)
+			set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, PROC_NMI_WINDOW_EXITING);
+		else
+			set_windows(v, PROC_NMI_WINDOW_EXITING, 0);
+		return;
+	}
+	set_windows(v, 0, PROC_NMI_WINDOW_EXITING | PROC_INTERRUPT_WINDOW_EXITING);
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
+	/* As on the CPU, one more may wait while this one is handled; the
+	 * rest were the same NMI (SDM vol. 3A, 6.7.1). One instruction each
+	 * (the NMI handler counts up in between). */
+	percpu_dec32(nmi_pending);
+	if (percpu_read32(nmi_pending) > 1)
+		percpu_write32(nmi_pending, 1);
+	if (percpu_read32(nmi_pending) && hv_vmx.virtual_nmis)
+		set_windows(v, PROC_NMI_WINDOW_EXITING, 0); /* back after this one's IRET */
+}
+
+void vcpu_nmi_window(struct vcpu *v)
+{
+	set_windows(v, 0, PROC_NMI_WINDOW_EXITING | PROC_INTERRUPT_WINDOW_EXITING);
 }
 
 /* The exit path's slow half (vcpu_exit calls it when any of these is

@@ -481,6 +481,23 @@ boot mvcpu-toomany bochs:2 60 -m "$G/prot32-smp.bin name=big mode=prot32 mem=4M 
 expect "cpus= above the CPUs online" '^\[cpu[01]\] error: VM big: cpus=3: only 2 CPUs are online$'
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 
+# NMIs for the machine's own OS (issue 12, finding 6;
+# tests/guests/long64-ptos.c): a self-NMI the hypervisor takes while the
+# OS sits in a MOV SS shadow, or an STI shadow, reaches the OS once, after
+# the shadow (through an NMI-window exit), where injecting it at once made
+# the VM entry fail; an NMI sent from the NMI handler comes after its IRET,
+# never inside it. One passthrough VM per boot.
+PTOS="$G/long64-ptos-at16m.bin passthrough mode=long64 load=0x1000000 timeout=60"
+for t in movss sti nested; do
+	boot "ptnmi-$t" bochs 60 -m "$PTOS name=$t -- test=nmi-$t" -m "$CANARY"
+	expect "NMI in the $t case: reaches the OS as it should" "^\\[cpu0\\] $t\\| nmi-$t: [12] NMI\\(s\\)"
+	expect "NMI in the $t case: the OS ends cleanly, after an NMI-window exit" \
+		"^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 exits=[0-9]+ nmi_window=1 "
+	expect_none "NMI in the $t case: no failed VM entry" 'VM entry failed'
+	expect_canaries 1
+	isolation_holds
+done
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'
