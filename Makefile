@@ -25,7 +25,7 @@ KASFLAGS := -I. -MMD -MP -g
 KLDFLAGS := -n -nostdlib -T linker.ld -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments
 
 KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
-	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu.c arch-x86/smp.c arch-x86/trampoline.S \
+	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu.c arch-x86/smp.c arch-x86/hoststate.c arch-x86/trampoline.S \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \

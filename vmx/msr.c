@@ -3,6 +3,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
+#include "drivers/console.h"
 #include "vmx/lapic.h"
 #include "vmx/passthrough.h"
 #include "vmx/vmcs.h"
@@ -91,6 +92,29 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
+/* The machine's OS writes the real IA32_APIC_BASE: x2APIC mode is its to
+ * turn on (xAPIC to x2APIC, SDM vol. 3A, 11.12.5). Moving the APIC page
+ * over other memory is not (11.4.4), nor turning the APIC off: the
+ * hypervisor signals the other CPUs through it, and some CPUs (Bochs
+ * too) keep it off until reset (11.4.3). The invalid state and x2APIC
+ * back to xAPIC fault on the CPU (11.12.5), here before the real WRMSR
+ * would fault in the hypervisor. Each refusal is #GP. */
+static bool apic_base_write(struct vcpu *v, uint64_t value)
+{
+	uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
+	if (value == cur)
+		return true;
+	if ((value ^ cur) != APIC_BASE_EXTD || !(value & APIC_BASE_EXTD) || !(value & APIC_BASE_EN)) {
+		if (!(value & APIC_BASE_EN) && !__atomic_fetch_add(&v->vm->apic_off_refused, 1, __ATOMIC_RELAXED))
+			log_warn("VM %s: the OS's WRMSR of APIC_BASE %#llx would turn its local APIC off, which the "
+				 "hypervisor signals through: refused (#GP), as are any later",
+				 v->vm->cfg.name, (unsigned long long)value);
+		return false;
+	}
+	wrmsr(MSR_IA32_APIC_BASE, value);
+	return true;
+}
+
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
 	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
@@ -122,15 +146,8 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 		return lapic_msr_write(v, msr, value);
 	if (v->vm->cfg.passthrough && msr == 0x830)
 		return passthrough_x2apic_icr(v, value);
-	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE) {
-		/* Enable and x2APIC mode are the OS's; moving the APIC page
-		 * over other memory is not (SDM vol. 3A, 11.4.4). */
-		uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
-		if ((value ^ cur) & ~((1ull << 10) | (1ull << 11)))
-			return false;
-		wrmsr(MSR_IA32_APIC_BASE, value);
-		return true;
-	}
+	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE)
+		return apic_base_write(v, value);
 	switch (msr) {
 	case MSR_EFER: {
 		/* SCE, LME, NXE may be written; LMA is the CPU's to set

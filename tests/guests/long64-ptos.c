@@ -15,10 +15,11 @@
  *                    injection)
  *   test=leave-state leave the CPU as no hypervisor wants it: an
  *                    interrupt in service without EOI, TPR 15, the LVTs
- *                    changed, the APIC software-disabled and in x2APIC
- *                    mode (if offered), another PAT, the MTRRs' default
- *                    type and first variable range changed, SPEC_CTRL
- *                    and MC0_CTL2 set (if offered); then end
+ *                    changed, the APIC software-disabled, turned off
+ *                    (which must fault) and in x2APIC mode (if offered),
+ *                    another PAT, the MTRRs' default type and first
+ *                    variable range changed, SPEC_CTRL and MC0_CTL2 set
+ *                    (if offered); then end
  * Each prints what it saw and ends through the exit hypercall with its
  * failure count (status=0: all as expected).
  */
@@ -234,9 +235,22 @@ static uint64_t test_leave_state(void)
 	apic_write(APIC_SVR, apic_read(APIC_SVR) & ~0x100u); /* software-disabled */
 	print("leave-state: TPR %#x, SVR %#x, LVT LINT0 %#x", apic_read(APIC_TPR), apic_read(APIC_SVR),
 	      apic_read(APIC_LVT_LINT0));
+	/* Turning the APIC off, the invalid state (x2APIC without enable):
+	 * the hypervisor signals other CPUs through this APIC, so both are
+	 * refused with #GP; then x2APIC mode, which is the OS's to turn on,
+	 * and back to xAPIC, which faults on the CPU too. */
+	uint64_t base = rdmsr(APIC_BASE_MSR);
+	int off = try_wrmsr(APIC_BASE_MSR, base & ~(APIC_BASE_EN | APIC_BASE_EXTD));
+	int invalid = try_wrmsr(APIC_BASE_MSR, (base & ~APIC_BASE_EN) | APIC_BASE_EXTD);
+	print("leave-state: APIC off: %s, invalid state: %s, APIC_BASE %#llx", off == VEC_GP ? "#GP" : "done",
+	      invalid == VEC_GP ? "#GP" : "done", (unsigned long long)rdmsr(APIC_BASE_MSR));
+	CHECK(off == VEC_GP && invalid == VEC_GP, "leave-state: a WRMSR of APIC_BASE turning the APIC off was not refused");
 	if (x2apic) {
 		wrmsr(APIC_BASE_MSR, rdmsr(APIC_BASE_MSR) | APIC_BASE_EXTD);
-		print("leave-state: x2APIC mode on, APIC_BASE %#llx", (unsigned long long)rdmsr(APIC_BASE_MSR));
+		int back = try_wrmsr(APIC_BASE_MSR, rdmsr(APIC_BASE_MSR) & ~APIC_BASE_EXTD);
+		print("leave-state: x2APIC mode on, APIC_BASE %#llx; back to xAPIC: %s",
+		      (unsigned long long)rdmsr(APIC_BASE_MSR), back == VEC_GP ? "#GP" : "done");
+		CHECK(back == VEC_GP, "leave-state: x2APIC back to xAPIC did not fault");
 	}
 	wrmsr(0x277, 0x0000000000000000ull); /* PAT: all uncacheable */
 	if (mtrr) {
