@@ -29,7 +29,7 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/ept.c vmx/guestmem.c \
-	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c vmx/isolation.c
+	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c vmx/isolation.c vmx/ptpolicy.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 # The exit path is built without frame pointers: three instructions less
 # per function on every exit (docs/performance.md). A fault inside it
@@ -40,7 +40,7 @@ KCOBJS := $(patsubst %,$(BUILD)/kc/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := vmx/stats.c boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
-	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c vmx/image.c vmx/bzimage.c
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c vmx/image.c vmx/bzimage.c vmx/ptpolicy.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))

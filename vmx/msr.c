@@ -6,6 +6,7 @@
 #include "drivers/console.h"
 #include "vmx/lapic.h"
 #include "vmx/passthrough.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vmcs.h"
 
 
@@ -92,19 +93,15 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
-/* The machine's OS writes the real IA32_APIC_BASE: x2APIC mode is its to
- * turn on (xAPIC to x2APIC, SDM vol. 3A, 11.12.5). Moving the APIC page
- * over other memory is not (11.4.4), nor turning the APIC off: the
- * hypervisor signals the other CPUs through it, and some CPUs (Bochs
- * too) keep it off until reset (11.4.3). The invalid state and x2APIC
- * back to xAPIC fault on the CPU (11.12.5), here before the real WRMSR
- * would fault in the hypervisor. Each refusal is #GP. */
+/* The machine's OS writes the real IA32_APIC_BASE where the rules let it
+ * (vmx/ptpolicy.h: x2APIC mode on, nothing else); anything else is #GP,
+ * here before the real WRMSR could fault in the hypervisor. */
 static bool apic_base_write(struct vcpu *v, uint64_t value)
 {
 	uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
 	if (value == cur)
 		return true;
-	if ((value ^ cur) != APIC_BASE_EXTD || !(value & APIC_BASE_EXTD) || !(value & APIC_BASE_EN)) {
+	if (!apic_base_write_allowed(cur, value)) {
 		if (!(value & APIC_BASE_EN) && !__atomic_fetch_add(&v->vm->apic_off_refused, 1, __ATOMIC_RELAXED))
 			log_warn("VM %s: the OS's WRMSR of APIC_BASE %#llx would turn its local APIC off, which the "
 				 "hypervisor signals through: refused (#GP), as are any later",

@@ -18,6 +18,7 @@
 #include "vmx/guestmem.h"
 #include "vmx/lapic.h"
 #include "vmx/msr.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
@@ -421,21 +422,14 @@ static void set_windows(struct vcpu *v, uint32_t on, uint32_t off)
 }
 
 /* An NMI for the machine's own OS (one that exited, or reached the
- * hypervisor while it ran) is injected only when the OS can take it: not
- * with another event queued, not in a MOV SS or STI shadow, where the VM
- * entry would fail (SDM vol. 3C, 27.3.1.5: blocking by MOV SS, and by STI
- * on some CPUs, Bochs among them), not while it handles one (virtual-NMI
- * blocking, which the injection sets and its IRET clears: 25.4.2). Else
- * the NMI window (26.2) brings the vCPU back as soon as it can take it;
- * in an STI shadow the interrupt window does once the NMI window opened
- * there all the same (CPUs that do not count STI blocking for it), as in
- * KVM. Without virtual NMIs the interrupt window ends a shadow, and the
- * next exit looks again. An isolated VM has no NMI source: the NMI
- * belongs to no one and is dropped. */
+ * hypervisor while it ran) is injected only when the OS can take it
+ * (vmx/ptpolicy.h, nmi_step), else a window exit brings the vCPU back
+ * for it. Virtual-NMI blocking, which the injection sets and the OS's
+ * IRET clears (SDM vol. 3C, 25.4.2), keeps a second one out of the OS's
+ * handler. An isolated VM has no NMI source: the NMI belongs to no one
+ * and is dropped. */
 static void pass_nmi(struct vcpu *v)
 {
-	const uint32_t shadow = INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS;
-
 	if (!v->vm->cfg.passthrough) {
 		percpu_write32(nmi_pending, 0);
 		return;
@@ -443,20 +437,26 @@ static void pass_nmi(struct vcpu *v)
 	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
 		return; /* when it starts: a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
 	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-	bool queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID;
-	if (!hv_vmx.virtual_nmis && (queued || intr & (shadow | INTERRUPTIBILITY_NMI))) {
-		if (intr & shadow && vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF)
-			set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, 0);
+	struct nmi_view s = {
+		.virtual_nmis = hv_vmx.virtual_nmis,
+		.event_queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID,
+		.sti = intr & INTERRUPTIBILITY_STI,
+		.mov_ss = intr & INTERRUPTIBILITY_MOV_SS,
+		.nmi_blocked = intr & INTERRUPTIBILITY_NMI,
+		.interrupts_on = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF,
+		.after_nmi_window = v->exits && v->last_exit[(v->exits - 1) % LAST_EXITS] == EXIT_NMI_WINDOW,
+	};
+	switch (nmi_step(&s)) {
+	case NMI_WAIT_NMI_WINDOW:
+		set_windows(v, PROC_NMI_WINDOW_EXITING, 0);
 		return;
-	}
-	if (queued || intr & (shadow | INTERRUPTIBILITY_NMI)) {
-		bool sti = intr & INTERRUPTIBILITY_STI && v->exits &&
-			   v->last_exit[(v->exits - 1) % LAST_EXITS] == EXIT_NMI_WINDOW;
-		if (sti)
-			set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, PROC_NMI_WINDOW_EXITING);
-		else
-			set_windows(v, PROC_NMI_WINDOW_EXITING, 0);
+	case NMI_WAIT_INTR_WINDOW:
+		set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, PROC_NMI_WINDOW_EXITING);
 		return;
+	case NMI_WAIT_EXIT:
+		return;
+	case NMI_INJECT:
+		break;
 	}
 	set_windows(v, 0, PROC_NMI_WINDOW_EXITING | PROC_INTERRUPT_WINDOW_EXITING);
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
