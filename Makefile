@@ -25,11 +25,11 @@ KASFLAGS := -I. -MMD -MP -g
 KLDFLAGS := -n -nostdlib -T linker.ld -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments
 
 KSRCS := boot/start.S boot/main.c boot/mbi.c boot/args.c boot/options.c \
-	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu.c arch-x86/smp.c arch-x86/trampoline.S \
+	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu.c arch-x86/smp.c arch-x86/hoststate.c arch-x86/trampoline.S \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/caps.c vmx/vmx.c vmx/vmcs.c vmx/entry.S vmx/vmconfig.c vmx/decode.c vmx/cr.c vmx/ept.c vmx/gwalk.c vmx/guestmem.c \
-	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/pmtrap.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c vmx/isolation.c
+	 vmx/cpuid.c vmx/msr.c vmx/devices.c vmx/image.c vmx/bzimage.c vmx/loader.c vmx/passthrough.c vmx/pmtrap.c vmx/lapic.c vmx/vm.c vmx/vcpu.c vmx/exit.c vmx/io.c vmx/stats.c vmx/isolation.c vmx/ptpolicy.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 # The exit path is built without frame pointers: three instructions less
 # per function on every exit (docs/performance.md). A fault inside it
@@ -40,7 +40,7 @@ KCOBJS := $(patsubst %,$(BUILD)/kc/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := vmx/stats.c boot/mbi.c boot/args.c boot/options.c drivers/format.c drivers/acpi.c \
-	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c vmx/cr.c vmx/image.c vmx/bzimage.c vmx/gwalk.c vmx/pmtrap.c
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/caps.c arch-x86/cpuinfo.c vmx/vmconfig.c vmx/decode.c vmx/cr.c vmx/image.c vmx/bzimage.c vmx/gwalk.c vmx/pmtrap.c vmx/ptpolicy.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
@@ -76,7 +76,7 @@ GUEST_DEPS = -MMD -MP -MT $@ -MF $@.d
 C_GUEST_SRCS := $(wildcard tests/guests/long64-*.c)
 GUESTS += $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(C_GUEST_SRCS)) $(BUILD)/guests/long64-hostile-at16m.bin \
 	  $(BUILD)/guests/long64-residue-at16m.bin $(BUILD)/guests/long64-ptmsr-at16m.bin \
-	  $(BUILD)/guests/long64-ptescape-at16m.bin
+	  $(BUILD)/guests/long64-ptescape-at16m.bin $(BUILD)/guests/long64-ptos-at16m.bin
 GUEST_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
 		-mcmodel=small -fno-stack-protector -fno-asynchronous-unwind-tables -O2 -Wall -Wextra -Werror \
 		-I tests/guests/lib

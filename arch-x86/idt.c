@@ -123,7 +123,7 @@ void trap(struct trap_frame *tf)
 		percpu_inc32(nmi_pending);
 		return;
 	}
-	if (extable_fixup(tf))
+	if (tf->vector == 13 && extable_fixup(tf)) /* only the #GP the guest provoked; a #MC is reported */
 		return;
 	const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "interrupt";
 

@@ -58,15 +58,21 @@ void apic_send(uint32_t apic_id, uint32_t icr)
 		__asm__ volatile("pause");
 }
 
-/* Write the local APIC register at OFFSET: its MMIO page in xAPIC mode,
- * MSR 0x800 + OFFSET/16 in x2APIC mode (SDM vol. 3A, 11.12.1.2). */
-static void apic_write(unsigned offset, uint32_t value)
+void apic_write(unsigned offset, uint32_t value)
 {
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
 	if (base & APIC_BASE_EXTD)
 		wrmsr(MSR_X2APIC_BASE + offset / 16, value);
 	else
 		((volatile uint32_t *)phys_to_virt(base & 0x000ffffffffff000ull))[offset / 4] = value;
+}
+
+uint32_t apic_read(unsigned offset)
+{
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+	if (base & APIC_BASE_EXTD)
+		return (uint32_t)rdmsr(MSR_X2APIC_BASE + offset / 16);
+	return ((volatile uint32_t *)phys_to_virt(base & 0x000ffffffffff000ull))[offset / 4];
 }
 
 void apic_enable(void)

@@ -36,6 +36,12 @@ static inline unsigned icr_shorthand(uint32_t low) { return (low >> 18) & 3; }
 /* IPIs through this CPU's local APIC, in xAPIC or x2APIC mode, whichever
  * is on (a passthrough OS may have switched it). */
 void apic_send(uint32_t apic_id, uint32_t icr);
+/* The local APIC register at OFFSET (its xAPIC MMIO offset): the MMIO
+ * page in xAPIC mode, MSR 0x800 + OFFSET/16 in x2APIC mode (SDM vol. 3A,
+ * 11.12.1.2), whichever is on. In x2APIC mode a register the APIC does
+ * not have faults (the caller knows it has it). */
+void apic_write(unsigned offset, uint32_t value);
+uint32_t apic_read(unsigned offset);
 /* End of interrupt for the vector in service. */
 void apic_eoi(void);
 /* Software-enable this CPU's local APIC, all priorities accepted: a

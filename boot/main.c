@@ -8,6 +8,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/cpuinfo.h"
 #include "arch-x86/gdt.h"
+#include "arch-x86/hoststate.h"
 #include "arch-x86/idt.h"
 #include "arch-x86/percpu.h"
 #include "arch-x86/smp.h"
@@ -162,6 +163,7 @@ static void ap_main(struct cpu *c)
 		cpu_park();
 	}
 	log_info("online: APIC id %u, VMXON region at %#llx", c->apic_id, (unsigned long long)c->vmxon_region);
+	host_state_save();
 	isolation_cpu_init();
 	c->online = true;
 	vms_ap_worker();
@@ -272,6 +274,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 		(void)*(volatile uint64_t *)SELFTEST_FAULT_ADDR;
 	}
 
+	host_state_save();
 	isolation_init();
 
 	vms_run(&mbi, &options);

@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/hoststate.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/percpu.h"
 #include "drivers/console.h"
@@ -31,9 +32,10 @@ static const struct {
 	{ MSR_IA32_FEATURE_CONTROL, "FEATURE_CONTROL", ~0ull },
 	{ MSR_IA32_DEBUGCTL, "DEBUGCTL", ~0ull },
 	{ MSR_IA32_PAT, "PAT", ~0ull },
-	/* The machine's own OS may enable x2APIC mode; where the APIC is,
-	 * and the BSP bit, are the hypervisor's. */
-	{ MSR_IA32_APIC_BASE, "APIC_BASE", ~(APIC_BASE_EXTD | APIC_BASE_EN) },
+	/* The machine's own OS may enable x2APIC mode (the hypervisor's
+	 * IPIs work in both); where the APIC is, that it is on, and the BSP
+	 * bit, are the hypervisor's. */
+	{ MSR_IA32_APIC_BASE, "APIC_BASE", ~APIC_BASE_EXTD },
 };
 #define NWATCHED (sizeof(watched) / sizeof(watched[0]))
 static uint64_t watched_value[MAX_CPUS][NWATCHED]; /* each CPU's own (GS base differs) */
@@ -72,10 +74,10 @@ void isolation_init(void)
 	image_sum = sum_image();
 	isolation_cpu_init();
 	log_info("isolation: secret %016llx at %#llx; text and read-only data %#llx-%#llx, sum %016llx; %u host MSRs "
-		 "watched",
+		 "and APIC registers watched",
 		 (unsigned long long)secret, (unsigned long long)(uintptr_t)&secret,
 		 (unsigned long long)(uintptr_t)__image_start, (unsigned long long)(uintptr_t)__rodata_end,
-		 (unsigned long long)image_sum, (unsigned)NWATCHED);
+		 (unsigned long long)image_sum, (unsigned)NWATCHED + host_state_count());
 }
 
 void isolation_cpu_init(void)
@@ -104,6 +106,9 @@ bool isolation_check(const char *name)
 			ok = false;
 		}
 	}
+	/* The local APIC, MTRRs, SPEC_CTRL and MCi_CTL2 (arch-x86/hoststate.h):
+	 * as at boot, the machine's OS's changes put back. */
+	ok &= host_state_check(name);
 	if (!ok)
 		__atomic_add_fetch(&changes, 1, __ATOMIC_RELAXED);
 	return ok;

@@ -4,8 +4,10 @@
 #include "arch-x86/extable.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
+#include "drivers/console.h"
 #include "vmx/lapic.h"
 #include "vmx/passthrough.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vmcs.h"
 
 
@@ -92,6 +94,24 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
+/* The machine's OS writes the real IA32_APIC_BASE where the rules let it
+ * (vmx/ptpolicy.h: x2APIC mode on, nothing else); anything else is #GP,
+ * here before the real WRMSR could fault in the hypervisor. */
+static bool apic_base_write(struct vcpu *v, uint64_t value)
+{
+	uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
+	if (value == cur)
+		return true;
+	if (!apic_base_write_allowed(cur, value)) {
+		if (!(value & APIC_BASE_EN) && !__atomic_fetch_add(&v->vm->apic_off_refused, 1, __ATOMIC_RELAXED))
+			log_warn("VM %s: the OS's WRMSR of APIC_BASE %#llx would turn its local APIC off, which the "
+				 "hypervisor signals through: refused (#GP), as are any later",
+				 v->vm->cfg.name, (unsigned long long)value);
+		return false;
+	}
+	return wrmsr_safe(MSR_IA32_APIC_BASE, value); /* validated, and fault-safe all the same */
+}
+
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
 	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
@@ -123,16 +143,8 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 		return lapic_msr_write(v, msr, value);
 	if (v->vm->cfg.passthrough && msr == 0x830)
 		return passthrough_x2apic_icr(v, value);
-	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE) {
-		/* Enable and x2APIC mode are the OS's; moving the APIC page
-		 * over other memory is not (SDM vol. 3A, 11.4.4). */
-		uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
-		if ((value ^ cur) & ~(APIC_BASE_EXTD | APIC_BASE_EN))
-			return false;
-		/* An invalid transition (EXTD without EN, x2APIC straight to
-		 * xAPIC: 11.12.5) is the CPU's #GP, and the guest's. */
-		return wrmsr_safe(MSR_IA32_APIC_BASE, value);
-	}
+	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE)
+		return apic_base_write(v, value);
 	switch (msr) {
 	case MSR_EFER: {
 		/* SCE, LME, NXE may be written; LMA is the CPU's to set

@@ -18,6 +18,7 @@
 #include "vmx/guestmem.h"
 #include "vmx/lapic.h"
 #include "vmx/msr.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
@@ -425,20 +426,68 @@ static void entry_failed(struct vcpu *v, int how)
 	vm_end(v, CAUSE_ENTRY_FAILURE, 0);
 }
 
-/* An NMI that arrived while the hypervisor ran: the machine's own OS gets
- * it (as if it had arrived in the guest), when no other event is queued;
- * for isolated VMs it belongs to no one and is dropped. */
+/* Turn the exit-when-the-guest-can-take-it controls on or off. */
+static void set_windows(struct vcpu *v, uint32_t on, uint32_t off)
+{
+	uint32_t c = (v->proc_controls | on) & ~off;
+	if (c == v->proc_controls)
+		return;
+	v->proc_controls = c;
+	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, c);
+}
+
+/* An NMI for the machine's own OS (one that exited, or reached the
+ * hypervisor while it ran) is injected only when the OS can take it
+ * (vmx/ptpolicy.h, nmi_step), else a window exit brings the vCPU back
+ * for it. Virtual-NMI blocking, which the injection sets and the OS's
+ * IRET clears (SDM vol. 3C, 25.4.2), keeps a second one out of the OS's
+ * handler. An isolated VM has no NMI source: the NMI belongs to no one
+ * and is dropped. */
 static void pass_nmi(struct vcpu *v)
 {
 	if (!v->vm->cfg.passthrough) {
 		percpu_write32(nmi_pending, 0);
 		return;
 	}
-	if ((vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
-	    vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
-		return; /* next time; a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
-	percpu_dec32(nmi_pending);
+	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
+		return; /* when it starts: a CPU waiting for SIPI blocks NMIs (SDM vol. 3C, 25.4.2) */
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	struct nmi_view s = {
+		.virtual_nmis = hv_vmx.virtual_nmis,
+		.event_queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID,
+		.sti = intr & INTERRUPTIBILITY_STI,
+		.mov_ss = intr & INTERRUPTIBILITY_MOV_SS,
+		.nmi_blocked = intr & INTERRUPTIBILITY_NMI,
+		.interrupts_on = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF,
+		.after_nmi_window = v->exits && v->last_exit[(v->exits - 1) % LAST_EXITS] == EXIT_NMI_WINDOW,
+	};
+	switch (nmi_step(&s)) {
+	case NMI_WAIT_NMI_WINDOW:
+		set_windows(v, PROC_NMI_WINDOW_EXITING, 0);
+		return;
+	case NMI_WAIT_INTR_WINDOW:
+		set_windows(v, PROC_INTERRUPT_WINDOW_EXITING, PROC_NMI_WINDOW_EXITING);
+		return;
+	case NMI_WAIT_EXIT:
+		return;
+	case NMI_INJECT:
+		break;
+	}
+	set_windows(v, 0, PROC_NMI_WINDOW_EXITING | PROC_INTERRUPT_WINDOW_EXITING);
 	vmcs_write32(VM_ENTRY_INTR_INFO, 2 | INTR_TYPE_NMI | INTR_INFO_VALID);
+	/* As on the CPU, one more may wait while this one is handled; the
+	 * rest were the same NMI (SDM vol. 3A, 6.7.1). One instruction each
+	 * (the NMI handler counts up in between). */
+	percpu_dec32(nmi_pending);
+	if (percpu_read32(nmi_pending) > 1)
+		percpu_write32(nmi_pending, 1);
+	if (percpu_read32(nmi_pending) && hv_vmx.virtual_nmis)
+		set_windows(v, PROC_NMI_WINDOW_EXITING, 0); /* back after this one's IRET */
+}
+
+void vcpu_nmi_window(struct vcpu *v)
+{
+	set_windows(v, 0, PROC_NMI_WINDOW_EXITING | PROC_INTERRUPT_WINDOW_EXITING);
 }
 
 bool vcpu_take_init(struct vcpu *v)
@@ -447,9 +496,9 @@ bool vcpu_take_init(struct vcpu *v)
 		return false;
 	if (v->waiting_sipi)
 		return true; /* INIT in the INIT state changes nothing */
-	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
 	__atomic_store_n(&v->sipis_sent, 0, __ATOMIC_RELEASE); /* sent before the INIT: moot */
 	vcpu_reset_init(v);
+	log_info("VM %s: vCPU %u: INIT, waiting for a start-up IPI", v->vm->cfg.name, v->index);
 	return true;
 }
 
@@ -462,8 +511,13 @@ int vcpu_attend(struct vcpu *v)
 	 * operation: the CPU holds it until the next VM entry (SDM vol. 3C,
 	 * 25.2), but an emulator may drop it (Bochs does); it is taken here
 	 * either way, and a real one that follows finds no count left. */
-	if (v->inits_sent && v->cause == CAUSE_RUNNING)
+	if (v->inits_sent && v->cause == CAUSE_RUNNING) {
 		vcpu_take_init(v);
+		/* A start-up IPI that came meanwhile found the CPU in VMX root,
+		 * not waiting for SIPI, and was discarded: its count remains. */
+		if (v->waiting_sipi && count_take(&v->sipis_sent))
+			vcpu_start_at(v, v->sipi_vector);
+	}
 	if (v->lapic.pending && v->cause == CAUSE_RUNNING)
 		lapic_deliver(v);
 	if (vmcs_failed()) {

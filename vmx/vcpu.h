@@ -70,6 +70,10 @@ void vcpu_halt(struct vcpu *v);
  * when the VM has ended. */
 int vcpu_attend(struct vcpu *v);
 
+/* The machine's OS can take the NMI waiting for it now (an NMI-window or
+ * interrupt-window exit): the window is closed, and vcpu_attend injects. */
+void vcpu_nmi_window(struct vcpu *v);
+
 /* Queue a hardware exception for the next VM entry (SDM vol. 3C, 26.6).
  * The error code is delivered only in protected mode, as the CPU does. */
 void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error);

@@ -6,6 +6,7 @@
 #include "vmx/vm.h"
 
 #include "arch-x86/cpu.h"
+#include "arch-x86/hoststate.h"
 #include "arch-x86/percpu.h"
 #include "arch-x86/smp.h"
 #include "arch-x86/string.h"
@@ -112,7 +113,9 @@ static void wait_time_limit(struct vcpu *v)
 		 "limit",
 		 vm->cfg.name, vm->nvcpus);
 	while (rdtsc() < v->deadline_tsc) {
-		if (vm_stopping(v) || !__atomic_load_n(&v->idle, __ATOMIC_SEQ_CST) || percpu_read32(nmi_pending))
+		/* An NMI wakes a halted vCPU, not one waiting for SIPI. */
+		if (vm_stopping(v) || !__atomic_load_n(&v->idle, __ATOMIC_SEQ_CST) ||
+		    (percpu_read32(nmi_pending) && !v->waiting_sipi))
 			return;
 		__asm__ volatile("pause");
 	}
@@ -484,6 +487,7 @@ static struct {
 	volatile int lock, create_lock;
 	volatile bool entered; /* the first VM entry, for the boot figure */
 	int passthrough_module; /* the first passthrough module, the only one that runs; -1: none */
+	volatile bool host_lost; /* a CPU's state could not be put back after it: no more VMs */
 	char passthrough_name[VM_NAME_MAX];
 } sched = { .passthrough_module = -1 };
 
@@ -529,6 +533,19 @@ static void finish_stop(struct vm *vm, const struct vcpu *self)
 	}
 }
 
+/* The machine's own OS has left this CPU: what it changed there that the
+ * hypervisor relies on is put back (arch-x86/hoststate.h) before this CPU
+ * signals any other (finish_stop) and before any later VM runs on it.
+ * Where that cannot be done, no later VM runs. */
+static void leave_cpu(struct vm *vm)
+{
+	if (vm->cfg.passthrough && !host_state_restore()) {
+		log_err("VM %s: this CPU's state could not be put back after the machine's OS: no more VMs run",
+			vm->cfg.name);
+		__atomic_store_n(&sched.host_lost, true, __ATOMIC_RELEASE);
+	}
+}
+
 /* The APs that joined R are done with their vCPUs. */
 static void wait_aps_left(struct run *r)
 {
@@ -569,6 +586,10 @@ static void run_one(struct run *r)
 		/* One OS owns the machine; a second is a mistake in the GRUB
 		 * entry, not something to run after the first. */
 		fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
+		ok = false;
+	} else if (ok && __atomic_load_n(&sched.host_lost, __ATOMIC_ACQUIRE)) {
+		fmt_snprintf(err, sizeof(err), "not run: the machine's OS left a CPU in a state the hypervisor cannot "
+			     "put back (see above)");
 		ok = false;
 	} else if (ok && r->want > 1 && !(hv_vmx_caps.misc & VMX_MISC_WAIT_SIPI)) {
 		fmt_snprintf(err, sizeof(err), "cpus=%u: this CPU's VMX has no wait-for-SIPI activity state "
@@ -618,6 +639,7 @@ static void run_one(struct run *r)
 				 (unsigned long long)ticks);
 		}
 		vcpu_run(vm->vcpus[0], o->stats); /* returns when the VM has ended (vm_end) */
+		leave_cpu(vm);
 		finish_stop(vm, vm->vcpus[0]);
 	} else {
 		log_err("VM %s: %s", vm->cfg.name[0] ? vm->cfg.name : fallback, err);
@@ -665,6 +687,7 @@ static void run_ap(struct run *r, unsigned slot)
 	__atomic_add_fetch(&r->ready, 1, __ATOMIC_RELEASE);
 	if (ok) {
 		vcpu_run(v, sched.o->stats);
+		leave_cpu(vm);
 		finish_stop(vm, v);
 	}
 	vcpu_destroy(v);

@@ -130,6 +130,7 @@ struct vm {
 	bool ram_borrowed; /* passthrough: slots are the machine's RAM, not the pool's */
 	uint64_t kernel_module, initrd_module; /* physical start of this VM's modules */
 	uint64_t dropped_ipis;
+	uint32_t apic_off_refused; /* passthrough: the OS's WRMSRs that would turn its local APIC off */
 	struct vm_e820 e820[VM_MAX_E820];
 	unsigned ne820;
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */

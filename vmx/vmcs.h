@@ -174,6 +174,7 @@ enum vmcs_field {
 #define PROC_CR3_STORE_EXITING (1u << 16)
 #define PROC_CR8_LOAD_EXITING (1u << 19)
 #define PROC_USE_TPR_SHADOW (1u << 21)
+#define PROC_NMI_WINDOW_EXITING (1u << 22)
 #define PROC_CR8_STORE_EXITING (1u << 20)
 #define PROC_MOV_DR_EXITING (1u << 23)
 #define PROC_UNCONDITIONAL_IO_EXITING (1u << 24)
@@ -226,6 +227,7 @@ enum { ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1, ACTIVITY_SHUTDOWN = 2, ACTIVITY_WA
 #define INTERRUPTIBILITY_STI (1u << 0)
 #define INTERRUPTIBILITY_MOV_SS (1u << 1)
 #define INTERRUPTIBILITY_SMI (1u << 2)
+#define INTERRUPTIBILITY_NMI (1u << 3) /* virtual-NMI blocking with virtual NMIs on */
 
 /*
  * Checked accessors. A failed VMREAD/VMWRITE is a hypervisor bug, not a

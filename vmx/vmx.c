@@ -178,10 +178,22 @@ bool vmx_configure(void)
 		   !((uint32_t)c->proc & (PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING));
 	x->proc_apicv = (x->proc | PROC_USE_TPR_SHADOW) & ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING);
 	x->proc2_apicv = x->proc2 | apicv_proc2;
-	/* The passthrough OS: no external-interrupt, NMI, HLT or CR8 exits,
-	 * where the CPU lets these be 0 (allowed-0 settings, A.3). */
-	x->pin_passthrough = (x->pin & ~(PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS)) |
-			     (uint32_t)c->pin;
+	/* The passthrough OS: no external-interrupt, HLT or CR8 exits, where
+	 * the CPU lets these be 0 (allowed-0 settings, A.3). Its NMIs exit,
+	 * with virtual NMIs, so that the hypervisor injects each only when
+	 * the OS can take it, as it does one that reached the hypervisor:
+	 * NMI-window exiting (which needs virtual NMIs, which need NMI
+	 * exiting: SDM vol. 3C, 27.2.1.1) says when. Without them the OS
+	 * takes its NMIs directly, and one the hypervisor took waits for an
+	 * interrupt window or the next exit (vcpu.c, pass_nmi). */
+	x->virtual_nmis = (x->pin & PIN_VIRTUAL_NMIS) && ctl_allowed1(c->proc, PROC_NMI_WINDOW_EXITING);
+	x->pin_passthrough =
+		(x->pin & ~(PIN_EXTERNAL_INTERRUPT_EXITING |
+			    (x->virtual_nmis ? 0 : PIN_NMI_EXITING | PIN_VIRTUAL_NMIS))) |
+		(uint32_t)c->pin;
+	if (!x->virtual_nmis)
+		log_info("VMX: no virtual NMIs or NMI-window exiting: the machine's OS takes its NMIs directly; one "
+			 "that reaches the hypervisor waits for an interrupt window or the next exit");
 	x->proc_passthrough = (x->proc & ~(PROC_HLT_EXITING | PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING)) |
 			      (uint32_t)c->proc;
 	x->ept_max_leaf = cpu_has_ept_1g(c) ? 3 : cpu_has_ept_2m(c) ? 2 : 1;

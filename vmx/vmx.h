@@ -15,6 +15,7 @@ struct vmx_config {
 	uint32_t proc_apicv, proc2_apicv; /* the controls with it */
 	unsigned ept_max_leaf; /* 3: 1 GiB pages, 2: 2 MiB, 1: 4 KiB only */
 	bool vpid, preemption_timer;
+	bool virtual_nmis; /* virtual NMIs and NMI-window exiting: the passthrough OS's NMIs go through the hypervisor */
 	bool xsave;	       /* host CR4.OSXSAVE set: guests' XCR0 can be loaded */
 	uint64_t xcr0_supported; /* XCR0 bits guests may set (known and on this CPU) */
 	uint32_t xsave_size;	 /* XSAVE area for all of them */

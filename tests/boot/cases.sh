@@ -626,6 +626,45 @@ else
 	skip "ptscribble: the later VM's command line and image" "no RSDP or module 1 line in the layout boot"
 fi
 
+# NMIs for the machine's own OS (issue 12, finding 6;
+# tests/guests/long64-ptos.c): a self-NMI the hypervisor takes while the
+# OS sits in a MOV SS shadow, or an STI shadow, reaches the OS once, after
+# the shadow (through an NMI-window exit), where injecting it at once made
+# the VM entry fail; an NMI sent from the NMI handler comes after its IRET,
+# never inside it. One passthrough VM per boot.
+PTOS="$G/long64-ptos-at16m.bin passthrough mode=long64 load=0x1000000 timeout=60"
+for t in movss sti nested; do
+	boot "ptnmi-$t" bochs 60 -m "$PTOS name=$t -- test=nmi-$t" -m "$CANARY"
+	expect "NMI in the $t case: reaches the OS as it should" "^\\[cpu0\\] $t\\| nmi-$t: [12] NMI\\(s\\)"
+	expect "NMI in the $t case: the OS ends cleanly, after an NMI-window exit" \
+		"^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 exits=[0-9]+ nmi_window=1 "
+	expect_none "NMI in the $t case: no failed VM entry" 'VM entry failed'
+	expect_canaries 1
+	isolation_holds
+done
+
+# What the machine's own OS leaves behind (issue 12, finding 7): on two
+# CPUs it leaves CPU 0's local APIC software-disabled with TPR 15, LVTs
+# changed, an interrupt of the hypervisor's signal's priority class in
+# service, x2APIC mode on, and other MTRRs and PAT (SPEC_CTRL and
+# MC0_CTL2 where the CPU has them); turning the APIC off, and the
+# transitions the CPU refuses, fault. The hypervisor puts its state back
+# on each CPU before it signals the other (the stop that ends vCPU 1's
+# wait for SIPI, which with the APIC off never came), and the isolated
+# VMs after it, a two-vCPU one among them, run on it; the isolation
+# check (which now compares the APIC, MTRRs, SPEC_CTRL, MCi_CTL2) holds.
+boot ptstate bochs:2 120 -m "$PTOS name=pt -- test=leave-state" \
+	-m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=2 timeout=30" -m "$CANARY"
+expect "left state: the APIC off is refused" '^\[cpu0\] pt\| leave-state: APIC off: #GP, invalid state: #GP, '
+expect "left state: the refusal is said once" \
+	'^\[cpu0\] warning: VM pt: the OS.s WRMSR of APIC_BASE 0x[0-9a-f]+ would turn its local APIC off'
+expect "left state: the OS ends cleanly" '^\[cpu0\] VM-END name=pt cause=hypercall status=0 exits=[0-9]+ vcpus=2 sipi=1 '
+expect "left state: the two-vCPU VM after it: every IPI answered" '^\[cpu0\] smp\| smp guest: cpus=2 started=1 replies=3$'
+expect "left state: the two-vCPU VM ends cleanly" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
+expect "left state: the canary runs" '^\[cpu[01]\] VM-END name=canary cause=hlt status=0 '
+expect_none "left state: no state left behind" 'error: isolation: after VM'
+isolation_holds
+
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.
 boot demo bochs 60 -m "$G/long64-demo.bin name=demo mode=long64 mem=32M ept=lazy"
 expect "demo: CPUID vendor" '^\[cpu0\] demo\| CPUID vendor: +GenuineIntel$'

@@ -1,0 +1,296 @@
+/*
+ * A machine's OS that is hard on the hypervisor (issue 12, findings 6 and
+ * 7): run as the passthrough VM (built at 16 MiB, load=0x1000000), it
+ * owns the real local APIC and the MSRs the hypervisor passes through.
+ * One test per run, chosen by its command line:
+ *   test=nmi-movss   a self-NMI (ICR written through the hypervisor) from
+ *                    the instruction after MOV SS: the hypervisor takes
+ *                    the NMI while the guest is in the MOV SS shadow; it
+ *                    must reach the guest once, after the shadow
+ *   test=nmi-sti     the same in the STI shadow (which blocks NMI
+ *                    injection on some CPUs, and in Bochs)
+ *   test=nmi-nested  the NMI handler sends itself a second NMI: it must
+ *                    come after the handler's IRET, never inside it
+ *                    (blocking by NMI kept across the hypervisor's
+ *                    injection)
+ *   test=leave-state leave the CPU as no hypervisor wants it: an
+ *                    interrupt in service without EOI, TPR 15, the LVTs
+ *                    changed, the APIC software-disabled, turned off
+ *                    (which must fault) and in x2APIC mode (if offered),
+ *                    another PAT, the MTRRs' default type and first
+ *                    variable range changed, SPEC_CTRL and MC0_CTL2 set
+ *                    (if offered); then end
+ * Each prints what it saw and ends through the exit hypercall with its
+ * failure count (status=0: all as expected).
+ */
+#include "guest64.h"
+
+#define APIC_BASE_MSR 0x1b
+#define APIC_BASE_EXTD (1ull << 10)
+#define APIC_BASE_EN (1ull << 11)
+#define APIC_ID 0x20
+#define APIC_TPR 0x80
+#define APIC_SVR 0xf0
+#define APIC_ISR 0x100
+#define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
+#define APIC_LVT_TIMER 0x320
+#define APIC_LVT_LINT0 0x350
+#define APIC_LVT_LINT1 0x360
+#define APIC_LVT_ERROR 0x370
+#define ICR_NMI 0x4400	 /* level assert, delivery mode NMI, physical destination */
+#define ICR_FIXED 0x4000 /* | vector */
+#define UNACKED_VECTOR 0xf8 /* the hypervisor's own signal (0xf2) is in its priority class */
+
+static unsigned failures;
+
+#define CHECK(cond, ...)                    \
+	do {                                \
+		if (!(cond)) {              \
+			print(__VA_ARGS__); \
+			failures++;         \
+		}                           \
+	} while (0)
+
+static volatile uint32_t *const apic = (volatile uint32_t *)0xfee00000ull;
+
+static uint32_t apic_read(unsigned off)
+{
+	return apic[off / 4];
+}
+
+/* A write to the APIC page exits (the hypervisor checks and does it). */
+static void apic_write(unsigned off, uint32_t v)
+{
+	apic[off / 4] = v;
+}
+
+static uint64_t rdmsr(uint32_t msr)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/* --- NMIs --------------------------------------------------------------- */
+
+static volatile unsigned nmis, nested;
+static volatile bool in_nmi, resend;
+static volatile uint64_t nmi_rip[4];
+extern char nmi_entry[], unacked_entry[], movss_write[], movss_after[], movss_next[], sti_write[], sti_after[],
+	sti_next[];
+
+/* Vector 2 and the unacknowledged interrupt: the runtime's IDT entries
+ * end the guest on anything unexpected, so these two are replaced. */
+__asm__(".text\n"
+	"nmi_entry:\n\t"
+	"pushq %rax\n\tpushq %rcx\n\tpushq %rdx\n\tpushq %rsi\n\tpushq %rdi\n\t"
+	"pushq %r8\n\tpushq %r9\n\tpushq %r10\n\tpushq %r11\n\t"
+	"movq 72(%rsp), %rdi\n\t" /* the interrupted RIP; RSP is 16-aligned here */
+	"call nmi_seen\n\t"
+	"popq %r11\n\tpopq %r10\n\tpopq %r9\n\tpopq %r8\n\tpopq %rdi\n\t"
+	"popq %rsi\n\tpopq %rdx\n\tpopq %rcx\n\tpopq %rax\n\t"
+	"iretq\n"
+	"unacked_entry:\n\t"
+	"iretq\n");
+
+void nmi_seen(uint64_t rip);
+void nmi_seen(uint64_t rip)
+{
+	if (in_nmi)
+		nested++;
+	in_nmi = true;
+	if (nmis < 4)
+		nmi_rip[nmis] = rip;
+	nmis++;
+	if (resend) {
+		/* A second NMI now, while this one is being handled; exits
+		 * after it give the hypervisor every chance to inject it too
+		 * early. */
+		resend = false;
+		apic_write(APIC_ICR_LOW, ICR_NMI);
+		uint32_t r[4];
+		for (int i = 0; i < 3; i++)
+			cpuid(0, 0, r);
+	}
+	in_nmi = false;
+}
+
+static void set_gate(unsigned vec, void *handler)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) d;
+	__asm__ volatile("sidt %0" : "=m"(d));
+	uint64_t a = (uint64_t)handler;
+	uint32_t *g = (uint32_t *)(d.base + vec * 16);
+	g[0] = (uint32_t)(a & 0xffff) | 0x08u << 16;
+	g[1] = (uint32_t)(a & 0xffff0000u) | 0x8e00u;
+	g[2] = (uint32_t)(a >> 32);
+	g[3] = 0;
+}
+
+static void nmi_setup(void)
+{
+	set_gate(2, nmi_entry);
+	apic_write(APIC_ICR_HIGH, apic_read(APIC_ID) & 0xff000000u);
+}
+
+/* The self-NMI's ICR write is the instruction right after MOV SS: the
+ * VM exit it causes reports blocking by MOV SS. */
+static uint64_t test_nmi_movss(void)
+{
+	nmi_setup();
+	__asm__ volatile("movl %k0, %%ss\n"
+			 "movss_write:\n\t"
+			 "movl %1, (%2)\n"
+			 "movss_after:\n\t"
+			 "nop\n"
+			 "movss_next:"
+			 :
+			 : "r"(0x10), "r"(ICR_NMI), "r"(&apic[APIC_ICR_LOW / 4])
+			 : "memory");
+	uint32_t r[4];
+	cpuid(0, 0, r); /* an exit: a hypervisor that kept it would inject it here */
+	print("nmi-movss: %u NMI(s), first at RIP %#llx (write %#llx, next %#llx, %#llx)", nmis,
+	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)movss_write,
+	      (unsigned long long)(uint64_t)movss_after, (unsigned long long)(uint64_t)movss_next);
+	CHECK(nmis == 1, "nmi-movss: expected 1 NMI, got %u", nmis);
+	CHECK(nmi_rip[0] == (uint64_t)movss_after || nmi_rip[0] == (uint64_t)movss_next,
+	      "nmi-movss: the NMI came at %#llx, not right after the shadow", (unsigned long long)nmi_rip[0]);
+	return failures;
+}
+
+/* The same from the STI shadow (interrupts were off: STI blocks for one
+ * instruction). */
+static uint64_t test_nmi_sti(void)
+{
+	nmi_setup();
+	__asm__ volatile("sti\n"
+			 "sti_write:\n\t"
+			 "movl %0, (%1)\n"
+			 "sti_after:\n\t"
+			 "nop\n"
+			 "sti_next:\n\t"
+			 "cli"
+			 :
+			 : "r"(ICR_NMI), "r"(&apic[APIC_ICR_LOW / 4])
+			 : "memory");
+	uint32_t r[4];
+	cpuid(0, 0, r);
+	print("nmi-sti: %u NMI(s), first at RIP %#llx (write %#llx, next %#llx, %#llx)", nmis,
+	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)sti_write,
+	      (unsigned long long)(uint64_t)sti_after, (unsigned long long)(uint64_t)sti_next);
+	CHECK(nmis == 1, "nmi-sti: expected 1 NMI, got %u", nmis);
+	CHECK(nmi_rip[0] == (uint64_t)sti_after || nmi_rip[0] == (uint64_t)sti_next,
+	      "nmi-sti: the NMI came at %#llx, not right after the shadow", (unsigned long long)nmi_rip[0]);
+	return failures;
+}
+
+static uint64_t test_nmi_nested(void)
+{
+	nmi_setup();
+	resend = true;
+	apic_write(APIC_ICR_LOW, ICR_NMI);
+	uint32_t r[4];
+	for (int i = 0; i < 3 && nmis < 2; i++)
+		cpuid(0, 0, r);
+	print("nmi-nested: %u NMI(s), %u inside the handler", nmis, nested);
+	CHECK(nmis == 2, "nmi-nested: expected 2 NMIs, got %u", nmis);
+	CHECK(nested == 0, "nmi-nested: %u NMI(s) came while the first was being handled", nested);
+	return failures;
+}
+
+/* --- Leaving the CPU in a state of its own ------------------------------ */
+
+static uint64_t test_leave_state(void)
+{
+	uint32_t r[4];
+	cpuid(1, 0, r);
+	bool x2apic = r[2] & (1u << 21), mtrr = r[3] & (1u << 12), mca = r[3] & (1u << 14);
+	cpuid(7, 0, r);
+	bool spec_ctrl = r[3] & (1u << 26 | 1u << 27 | 1u << 31);
+
+	/* An interrupt taken and never acknowledged: its priority class
+	 * (15) stays in service. */
+	set_gate(UNACKED_VECTOR, unacked_entry);
+	apic_write(APIC_ICR_HIGH, apic_read(APIC_ID) & 0xff000000u);
+	apic_write(APIC_ICR_LOW, ICR_FIXED | UNACKED_VECTOR);
+	__asm__ volatile("sti; nop; nop; cli" ::: "memory");
+	bool in_service = apic_read(APIC_ISR + (UNACKED_VECTOR / 32) * 16) & (1u << (UNACKED_VECTOR % 32));
+	print("leave-state: vector %#x in service without EOI: %s", UNACKED_VECTOR, in_service ? "yes" : "no");
+	CHECK(in_service, "leave-state: the self-IPI was not taken");
+
+	apic_write(APIC_TPR, 0xff);
+	apic_write(APIC_LVT_TIMER, 0x20030); /* periodic, vector 0x30, unmasked, no count */
+	apic_write(APIC_LVT_LINT0, 0x10000); /* masked */
+	apic_write(APIC_LVT_LINT1, 0x10000);
+	apic_write(APIC_LVT_ERROR, 0x10031);
+	apic_write(APIC_SVR, apic_read(APIC_SVR) & ~0x100u); /* software-disabled */
+	print("leave-state: TPR %#x, SVR %#x, LVT LINT0 %#x", apic_read(APIC_TPR), apic_read(APIC_SVR),
+	      apic_read(APIC_LVT_LINT0));
+	/* Turning the APIC off, the invalid state (x2APIC without enable):
+	 * the hypervisor signals other CPUs through this APIC, so both are
+	 * refused with #GP; then x2APIC mode, which is the OS's to turn on,
+	 * and back to xAPIC, which faults on the CPU too. */
+	uint64_t base = rdmsr(APIC_BASE_MSR);
+	int off = try_wrmsr(APIC_BASE_MSR, base & ~(APIC_BASE_EN | APIC_BASE_EXTD));
+	int invalid = try_wrmsr(APIC_BASE_MSR, (base & ~APIC_BASE_EN) | APIC_BASE_EXTD);
+	print("leave-state: APIC off: %s, invalid state: %s, APIC_BASE %#llx", off == VEC_GP ? "#GP" : "done",
+	      invalid == VEC_GP ? "#GP" : "done", (unsigned long long)rdmsr(APIC_BASE_MSR));
+	CHECK(off == VEC_GP && invalid == VEC_GP, "leave-state: a WRMSR of APIC_BASE turning the APIC off was not refused");
+	if (x2apic) {
+		wrmsr(APIC_BASE_MSR, rdmsr(APIC_BASE_MSR) | APIC_BASE_EXTD);
+		int back = try_wrmsr(APIC_BASE_MSR, rdmsr(APIC_BASE_MSR) & ~APIC_BASE_EXTD);
+		print("leave-state: x2APIC mode on, APIC_BASE %#llx; back to xAPIC: %s",
+		      (unsigned long long)rdmsr(APIC_BASE_MSR), back == VEC_GP ? "#GP" : "done");
+		CHECK(back == VEC_GP, "leave-state: x2APIC back to xAPIC did not fault");
+	}
+	wrmsr(0x277, 0x0000000000000000ull); /* PAT: all uncacheable */
+	if (mtrr) {
+		uint64_t cap = rdmsr(0xfe);
+		wrmsr(0x2ff, (rdmsr(0x2ff) & ~0xffull) | 1u << 11 | 1); /* MTRRs on, default WC */
+		if (cap & 0xff) {
+			wrmsr(0x200, 0x0000000000000000ull | 5); /* range 0: 0 as WP */
+			wrmsr(0x201, 0xfffff000ull | 1u << 11);	 /* 4 KiB, valid */
+		}
+		print("leave-state: MTRR default type %#llx, range 0 %#llx/%#llx", (unsigned long long)rdmsr(0x2ff),
+		      (unsigned long long)rdmsr(0x200), (unsigned long long)rdmsr(0x201));
+	}
+	if (spec_ctrl) {
+		wrmsr(0x48, 1); /* IBRS */
+		print("leave-state: SPEC_CTRL %#llx", (unsigned long long)rdmsr(0x48));
+	}
+	if (mca && (rdmsr(0x179) & (1u << 10)) && (rdmsr(0x179) & 0xff)) {
+		wrmsr(0x280, 1u << 30 | 1); /* MC0_CTL2: CMCI on, threshold 1 */
+		print("leave-state: MC0_CTL2 %#llx", (unsigned long long)rdmsr(0x280));
+	}
+	print("leave-state: done, leaving");
+	return failures;
+}
+
+static const struct {
+	const char *name;
+	uint64_t (*run)(void);
+} tests[] = {
+	{ "nmi-movss", test_nmi_movss },
+	{ "nmi-sti", test_nmi_sti },
+	{ "nmi-nested", test_nmi_nested },
+	{ "leave-state", test_leave_state },
+};
+
+uint64_t guest_main(void)
+{
+	print("ptos: %s", cmdline());
+	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+		if (arg_is("test", tests[i].name))
+			return tests[i].run();
+	print("ptos: no test=nmi-movss|nmi-sti|nmi-nested|leave-state given");
+	return 1;
+}

@@ -1,0 +1,88 @@
+/* The passthrough OS's rules: when an NMI may be injected (issue 12,
+ * finding 6), which APIC_BASE writes reach the CPU (finding 7). */
+#include "unit.h"
+
+#include "arch-x86/msr.h"
+#include "vmx/ptpolicy.h"
+
+static void test_nmi_inject_when_open(void **state)
+{
+	(void)state;
+	struct nmi_view s = { .virtual_nmis = true };
+	assert_int_equal(nmi_step(&s), NMI_INJECT);
+	s.interrupts_on = true; /* IF does not block NMIs */
+	assert_int_equal(nmi_step(&s), NMI_INJECT);
+	s = (struct nmi_view){ .virtual_nmis = false };
+	assert_int_equal(nmi_step(&s), NMI_INJECT);
+}
+
+static void test_nmi_waits_for_its_window(void **state)
+{
+	(void)state;
+	/* a MOV SS shadow, another event, the OS in its NMI handler */
+	struct nmi_view s = { .virtual_nmis = true, .mov_ss = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+	s = (struct nmi_view){ .virtual_nmis = true, .event_queued = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+	s = (struct nmi_view){ .virtual_nmis = true, .nmi_blocked = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+	/* an NMI window that opened with MOV SS still blocking: wait again */
+	s = (struct nmi_view){ .virtual_nmis = true, .mov_ss = true, .after_nmi_window = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+}
+
+static void test_nmi_sti_shadow(void **state)
+{
+	(void)state;
+	/* first the NMI window; if it opened in the shadow all the same, the
+	 * interrupt window (STI leaves IF set) */
+	struct nmi_view s = { .virtual_nmis = true, .sti = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+	s.after_nmi_window = true;
+	assert_int_equal(nmi_step(&s), NMI_WAIT_INTR_WINDOW);
+}
+
+static void test_nmi_without_virtual_nmis(void **state)
+{
+	(void)state;
+	struct nmi_view s = { .sti = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_INTR_WINDOW);
+	s = (struct nmi_view){ .mov_ss = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_INTR_WINDOW);
+	s = (struct nmi_view){ .mov_ss = true }; /* IF=0: no interrupt window would come */
+	assert_int_equal(nmi_step(&s), NMI_WAIT_EXIT);
+	s = (struct nmi_view){ .nmi_blocked = true, .interrupts_on = true }; /* not an exit per instruction */
+	assert_int_equal(nmi_step(&s), NMI_WAIT_EXIT);
+	s = (struct nmi_view){ .event_queued = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_EXIT);
+}
+
+static void test_apic_base_writes(void **state)
+{
+	(void)state;
+	const uint64_t xapic = 0xfee00000ull | APIC_BASE_EN | (1u << 8), x2apic = xapic | APIC_BASE_EXTD;
+	const uint64_t off = xapic & ~APIC_BASE_EN, invalid = (xapic & ~APIC_BASE_EN) | APIC_BASE_EXTD;
+	assert_true(apic_base_write_allowed(xapic, xapic));
+	assert_true(apic_base_write_allowed(x2apic, x2apic));
+	assert_true(apic_base_write_allowed(xapic, x2apic)); /* x2APIC mode on */
+	assert_false(apic_base_write_allowed(x2apic, xapic)); /* back to xAPIC: #GP on the CPU */
+	assert_false(apic_base_write_allowed(xapic, off));    /* the APIC off */
+	assert_false(apic_base_write_allowed(x2apic, off & ~APIC_BASE_EXTD));
+	assert_false(apic_base_write_allowed(xapic, invalid));
+	assert_false(apic_base_write_allowed(x2apic, invalid));
+	assert_false(apic_base_write_allowed(xapic, (xapic & 0xfff) | 0xfed00000ull)); /* the page moved */
+	assert_false(apic_base_write_allowed(xapic, xapic & ~(1ull << 8)));	      /* the BSP bit */
+	assert_false(apic_base_write_allowed(xapic, x2apic | 0xfed00000ull));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nmi_inject_when_open),
+		cmocka_unit_test(test_nmi_waits_for_its_window),
+		cmocka_unit_test(test_nmi_sti_shadow),
+		cmocka_unit_test(test_nmi_without_virtual_nmis),
+		cmocka_unit_test(test_apic_base_writes),
+	};
+	return cmocka_run_group_tests_name("ptpolicy", tests, NULL, NULL);
+}
