@@ -636,8 +636,10 @@ PTOS="$G/long64-ptos-at16m.bin passthrough mode=long64 load=0x1000000 timeout=60
 for t in movss sti nested; do
 	boot "ptnmi-$t" bochs 60 -m "$PTOS name=$t -- test=nmi-$t" -m "$CANARY"
 	expect "NMI in the $t case: reaches the OS as it should" "^\\[cpu0\\] $t\\| nmi-$t: [12] NMI\\(s\\)"
-	expect "NMI in the $t case: the OS ends cleanly, after an NMI-window exit" \
-		"^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 exits=[0-9]+ nmi_window=1 "
+	# (The shadow ends with the emulated ICR write since finding 10's
+	# fix, so the NMI may be injected at once or after an NMI-window exit.)
+	expect "NMI in the $t case: the OS ends cleanly" \
+		"^\\[cpu0\\] VM-END name=$t cause=hypercall status=0 "
 	expect_none "NMI in the $t case: no failed VM entry" 'VM entry failed'
 	expect_canaries 1
 	isolation_holds
