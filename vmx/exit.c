@@ -177,21 +177,19 @@ static __attribute__((noinline)) void hypercall_cmdline(struct vcpu *v)
 static __attribute__((noinline)) void hypercall_memory_map(struct vcpu *v)
 {
 	struct e820_entry map[VM_MAX_E820];
+	uint64_t out[VM_MAX_E820][3];
 	unsigned n = loader_memory_map(v->vm, map, VM_MAX_E820);
-	uint64_t room = v->regs.gpr[REG_RCX] / 24, addr = v->regs.gpr[REG_RBX];
+	uint64_t room = v->regs.gpr[REG_RCX] / sizeof(out[0]), fit = n < room ? n : room;
 	struct gmem_fault f;
 
-	uint64_t fit = n < room ? n : room;
-	if (fit && guest_write(v, addr, NULL, fit * 24, GW_WRITE, &f) != GMEM_OK) { /* all or nothing */
+	for (unsigned i = 0; i < fit; i++) {
+		out[i][0] = map[i].addr;
+		out[i][1] = map[i].size;
+		out[i][2] = map[i].type; /* and a zero u32 */
+	}
+	if (fit && guest_write(v, v->regs.gpr[REG_RBX], out, fit * sizeof(out[0]), GW_WRITE, &f) != GMEM_OK) {
 		v->regs.gpr[REG_RAX] = HC_ERROR;
 		return;
-	}
-	for (unsigned i = 0; i < fit; i++) {
-		uint64_t e[3] = { map[i].addr, map[i].size, map[i].type };
-		if (guest_write(v, addr + 24 * i, e, sizeof(e), GW_WRITE, &f) != GMEM_OK) {
-			v->regs.gpr[REG_RAX] = HC_ERROR;
-			return;
-		}
 	}
 	v->regs.gpr[REG_RAX] = n;
 }

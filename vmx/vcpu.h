@@ -45,10 +45,11 @@ void vcpu_run(struct vcpu *v, bool stats);
 
 void vcpu_destroy(struct vcpu *v);
 
-/* Advance the guest's RIP past the exiting instruction of LEN bytes.
- * Inline: it is most of a fast exit's work. */
+/* vcpu_skip's rare half: a single-step trap or an interrupt shadow. */
 void vcpu_skip_done(uint64_t rflags, uint32_t intr);
 
+/* Advance the guest's RIP past the exiting instruction of LEN bytes.
+ * Inline: it is most of a fast exit's work. */
 static inline void vcpu_skip(uint64_t len)
 {
 	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);

@@ -38,15 +38,6 @@
  */
 #include "guest64.h"
 
-static unsigned failures;
-
-#define CHECK(cond, ...)                     \
-	do {                                 \
-		if (!(cond)) {               \
-			print(__VA_ARGS__);  \
-			failures++;          \
-		}                            \
-	} while (0)
 
 /* --- probe and exec ------------------------------------------------------ */
 
@@ -466,10 +457,7 @@ static uint64_t test_hlt(void)
 	return 1;
 }
 
-static const struct {
-	const char *name;
-	uint64_t (*run)(void);
-} tests[] = {
+static const struct guest_test tests[] = {
 	{ "probe", test_probe }, { "exec", test_exec },		    { "vmx", test_vmx },   { "msr", test_msr },
 	{ "cr", test_cr },	 { "ports", test_ports },	    { "misc", test_misc }, { "hypercalls", test_hypercalls },
 	{ "busy", test_busy },	 { "hlt", test_hlt },		    { "strio", test_strio }, { "strio-in", test_strio_in },
@@ -478,10 +466,5 @@ static const struct {
 
 uint64_t guest_main(void)
 {
-	print("hostile: %s", cmdline());
-	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (arg_is("test", tests[i].name))
-			return tests[i].run();
-	print("hostile: no test=probe|exec|vmx|msr|cr|ports|misc|hypercalls|strio|strio-in|strio-out|busy|hlt given");
-	return 1;
+	return run_test("hostile", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -27,39 +27,6 @@
  */
 #include "guest64.h"
 
-static unsigned failures;
-
-#define CHECK(cond, ...)                     \
-	do {                                 \
-		if (!(cond)) {               \
-			print(__VA_ARGS__);  \
-			failures++;          \
-		}                            \
-	} while (0)
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static uint32_t rd32(uint64_t pa)
 {
@@ -246,10 +213,7 @@ static uint64_t test_scribble(void)
 	return failures;
 }
 
-static const struct {
-	const char *name;
-	uint64_t (*run)(void);
-} tests[] = {
+static const struct guest_test tests[] = {
 	{ "sleep-byte", test_sleep_byte },
 	{ "sleep-dword", test_sleep_dword },
 	{ "refused", test_refused },
@@ -258,10 +222,5 @@ static const struct {
 
 uint64_t guest_main(void)
 {
-	print("ptescape: %s", cmdline());
-	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (arg_is("test", tests[i].name))
-			return tests[i].run();
-	print("ptescape: no test=sleep-byte|sleep-dword|refused|scribble given");
-	return 1;
+	return run_test("ptescape", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -20,7 +20,6 @@
 #define EXTD (1ull << 10)
 #define EN (1ull << 11)
 
-static unsigned failures;
 
 static void expect_gp(const char *what, uint32_t msr, uint64_t value)
 {

@@ -42,15 +42,6 @@
 #define ICR_FIXED 0x4000 /* | vector */
 #define UNACKED_VECTOR 0xf8 /* the hypervisor's own signal (0xf2) is in its priority class */
 
-static unsigned failures;
-
-#define CHECK(cond, ...)                    \
-	do {                                \
-		if (!(cond)) {              \
-			print(__VA_ARGS__); \
-			failures++;         \
-		}                           \
-	} while (0)
 
 static volatile uint32_t *const apic = (volatile uint32_t *)0xfee00000ull;
 
@@ -142,6 +133,23 @@ static void nmi_setup(void)
 	apic_write(APIC_ICR_HIGH, apic_read(APIC_ID) & 0xff000000u);
 }
 
+
+/* After a self-NMI written at WRITE inside a shadow: one exit (a
+ * hypervisor that kept the NMI would inject it there), then exactly one
+ * NMI, taken right after the shadow (AFTER, or NEXT if the CPU holds it
+ * one more instruction). */
+static uint64_t shadow_result(const char *test, const char *write, const char *after, const char *next)
+{
+	uint32_t r[4];
+	cpuid(0, 0, r);
+	print("%s: %u NMI(s), first at RIP %#llx (write %#llx, next %#llx, %#llx)", test, nmis,
+	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)write, (unsigned long long)(uint64_t)after,
+	      (unsigned long long)(uint64_t)next);
+	CHECK(nmis == 1, "%s: expected 1 NMI, got %u", test, nmis);
+	CHECK(nmi_rip[0] == (uint64_t)after || nmi_rip[0] == (uint64_t)next,
+	      "%s: the NMI came at %#llx, not right after the shadow", test, (unsigned long long)nmi_rip[0]);
+	return failures;
+}
 /* The self-NMI's ICR write is the instruction right after MOV SS: the
  * VM exit it causes reports blocking by MOV SS. */
 static uint64_t test_nmi_movss(void)
@@ -156,15 +164,7 @@ static uint64_t test_nmi_movss(void)
 			 :
 			 : "r"(0x10), "r"(ICR_NMI), "r"(&apic[APIC_ICR_LOW / 4])
 			 : "memory");
-	uint32_t r[4];
-	cpuid(0, 0, r); /* an exit: a hypervisor that kept it would inject it here */
-	print("nmi-movss: %u NMI(s), first at RIP %#llx (write %#llx, next %#llx, %#llx)", nmis,
-	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)movss_write,
-	      (unsigned long long)(uint64_t)movss_after, (unsigned long long)(uint64_t)movss_next);
-	CHECK(nmis == 1, "nmi-movss: expected 1 NMI, got %u", nmis);
-	CHECK(nmi_rip[0] == (uint64_t)movss_after || nmi_rip[0] == (uint64_t)movss_next,
-	      "nmi-movss: the NMI came at %#llx, not right after the shadow", (unsigned long long)nmi_rip[0]);
-	return failures;
+	return shadow_result("nmi-movss", movss_write, movss_after, movss_next);
 }
 
 /* The same from the STI shadow (interrupts were off: STI blocks for one
@@ -182,15 +182,7 @@ static uint64_t test_nmi_sti(void)
 			 :
 			 : "r"(ICR_NMI), "r"(&apic[APIC_ICR_LOW / 4])
 			 : "memory");
-	uint32_t r[4];
-	cpuid(0, 0, r);
-	print("nmi-sti: %u NMI(s), first at RIP %#llx (write %#llx, next %#llx, %#llx)", nmis,
-	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)sti_write,
-	      (unsigned long long)(uint64_t)sti_after, (unsigned long long)(uint64_t)sti_next);
-	CHECK(nmis == 1, "nmi-sti: expected 1 NMI, got %u", nmis);
-	CHECK(nmi_rip[0] == (uint64_t)sti_after || nmi_rip[0] == (uint64_t)sti_next,
-	      "nmi-sti: the NMI came at %#llx, not right after the shadow", (unsigned long long)nmi_rip[0]);
-	return failures;
+	return shadow_result("nmi-sti", sti_write, sti_after, sti_next);
 }
 
 static uint64_t test_nmi_nested(void)
@@ -275,10 +267,7 @@ static uint64_t test_leave_state(void)
 	return failures;
 }
 
-static const struct {
-	const char *name;
-	uint64_t (*run)(void);
-} tests[] = {
+static const struct guest_test tests[] = {
 	{ "nmi-movss", test_nmi_movss },
 	{ "nmi-sti", test_nmi_sti },
 	{ "nmi-nested", test_nmi_nested },
@@ -287,10 +276,5 @@ static const struct {
 
 uint64_t guest_main(void)
 {
-	print("ptos: %s", cmdline());
-	for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (arg_is("test", tests[i].name))
-			return tests[i].run();
-	print("ptos: no test=nmi-movss|nmi-sti|nmi-nested|leave-state given");
-	return 1;
+	return run_test("ptos", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -14,7 +14,7 @@
 
 #define MSR_EFER 0xc0000080
 
-static unsigned failures, steps;
+static unsigned steps;
 
 /* 0: the #DB came right after INSN; 1: one instruction late; 2: none. */
 #define STEP(name, insn, ...)                                                                \

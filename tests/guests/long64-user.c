@@ -35,15 +35,6 @@
 #define LSR_IDLE 0x60 /* THR and transmitter empty: what INSB from the LSR reads */
 #define RAM (4ull << 20)
 
-static unsigned failures;
-
-#define CHECK(cond, ...)                     \
-	do {                                 \
-		if (!(cond)) {               \
-			print(__VA_ARGS__);  \
-			failures++;          \
-		}                            \
-	} while (0)
 
 #define PAGE __attribute__((aligned(4096)))
 static uint64_t pml4[512] PAGE, pdpt[512] PAGE, pd[512] PAGE, pt[RAM >> 21][512] PAGE;
@@ -177,24 +168,12 @@ static void setup(void)
 	tss[25] = 104u << 16; /* I/O map base past the limit: no bitmap (IOPL 3 does not need one) */
 	gdt[5] = 103 | (t & 0xffffff) << 16 | 0x89ull << 40 | (t >> 24 & 0xff) << 56; /* available 64-bit TSS */
 	gdt[6] = t >> 32;
+	gdt_load(gdt, sizeof(gdt) - 1);
+	__asm__ volatile("ltr %w0" : : "r"(0x28) : "memory");
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __attribute__((packed)) g = { sizeof(gdt) - 1, (uint64_t)gdt }, idtr;
-	__asm__ volatile("lgdt %0\n\t"
-			 "pushq $0x08\n\t"
-			 "leaq 1f(%%rip), %%rax\n\t"
-			 "pushq %%rax\n\t"
-			 "lretq\n"
-			 "1:\tmovl $0x10, %%eax\n\t"
-			 "movl %%eax, %%ds\n\t"
-			 "movl %%eax, %%es\n\t"
-			 "movl %%eax, %%ss\n\t"
-			 "movl $0x28, %%eax\n\t"
-			 "ltr %%ax"
-			 :
-			 : "m"(g)
-			 : "rax", "memory");
+	} __attribute__((packed)) idtr;
 	__asm__ volatile("sidt %0" : "=m"(idtr));
 	uint32_t *gate = (uint32_t *)(idtr.base + 0x80 * 16);
 	uint64_t h = (uint64_t)user_return;

@@ -3,6 +3,7 @@
 
 volatile uint64_t fault_count[256];
 volatile int fault_vector;
+unsigned failures;
 volatile uint64_t fault_error, fault_cr2;
 
 extern const uint64_t trap_vectors[256];
@@ -52,13 +53,12 @@ static const uint64_t gdt[3] __attribute__((aligned(8))) = {
 	0x00cf92000000ffffull, /* 0x10: data */
 };
 
-void idt_setup(void)
+void gdt_load(const void *table, uint16_t limit)
 {
-	const uint16_t cs = 0x08;
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __attribute__((packed)) g = { sizeof(gdt) - 1, (uint64_t)gdt };
+	} __attribute__((packed)) g = { limit, (uint64_t)table };
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq $0x08\n\t"
 			 "leaq 1f(%%rip), %%rax\n\t"
@@ -71,6 +71,12 @@ void idt_setup(void)
 			 :
 			 : "m"(g)
 			 : "rax", "memory");
+}
+
+void idt_setup(void)
+{
+	const uint16_t cs = 0x08;
+	gdt_load(gdt, sizeof(gdt) - 1);
 	for (int v = 0; v < 256; v++) {
 		uint64_t a = trap_vectors[v];
 		idt[v] = (struct idt_gate){ (uint16_t)a, cs, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0 };
@@ -244,4 +250,24 @@ bool arg_is(const char *key, const char *value)
 		if (v[i] != value[i])
 			return false;
 	return v[n] == 0 || v[n] == ' ';
+}
+
+uint64_t run_test(const char *who, const struct guest_test *tests, unsigned n)
+{
+	char names[256];
+	size_t len = 0;
+
+	print("%s: %s", who, cmdline());
+	for (unsigned i = 0; i < n; i++)
+		if (arg_is("test", tests[i].name))
+			return tests[i].run();
+	for (unsigned i = 0; i < n; i++) {
+		if (i && len + 1 < sizeof(names))
+			names[len++] = '|';
+		for (const char *c = tests[i].name; *c && len + 1 < sizeof(names); c++)
+			names[len++] = *c;
+	}
+	names[len] = 0;
+	print("%s: no test=%s given", who, names);
+	return 1;
 }

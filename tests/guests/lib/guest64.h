@@ -54,6 +54,30 @@ static inline uint8_t inb(uint16_t port)
 	return v;
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outl(uint16_t port, uint32_t v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+	uint16_t v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
 	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
@@ -91,6 +115,31 @@ bool arg_is(const char *key, const char *value);
 size_t strlen(const char *s);
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
+
+/* A guest's failed checks, its exit status: CHECK prints its message and
+ * counts one when COND is false. */
+extern unsigned failures;
+#define CHECK(cond, ...)                     \
+	do {                                 \
+		if (!(cond)) {               \
+			print(__VA_ARGS__);  \
+			failures++;          \
+		}                            \
+	} while (0)
+
+/* Load GDT (LIMIT = its size - 1) and reload CS = 0x08 and DS, ES, SS =
+ * 0x10 from it. */
+void gdt_load(const void *gdt, uint16_t limit);
+
+/* A guest of several tests, one chosen by test=NAME on its command line. */
+struct guest_test {
+	const char *name;
+	uint64_t (*run)(void);
+};
+
+/* Print "WHO: <command line>", run the test named by test=, and return its
+ * status; with no known test=, say which there are and return 1. */
+uint64_t run_test(const char *who, const struct guest_test *tests, unsigned n);
 
 /* The guest's entry point (crt64.S calls it); its value is the exit status. */
 uint64_t guest_main(void);
