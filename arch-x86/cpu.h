@@ -126,6 +126,7 @@ static inline void xsetbv(uint32_t index, uint64_t value)
 #define RFLAGS_TF (1ull << 8)
 #define RFLAGS_IF (1ull << 9)
 #define RFLAGS_DF (1ull << 10)
+#define RFLAGS_RF (1ull << 16)
 #define RFLAGS_VM (1ull << 17)
 #define RFLAGS_AC (1ull << 18)
 

@@ -166,7 +166,13 @@ void lapic_deliver(struct vcpu *v)
 	uint64_t rflags = vmcs_readnat(GUEST_RFLAGS);
 	uint32_t blocking = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS);
 	bool event_queued = vmcs_read32(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID;
-	if (!(rflags & RFLAGS_IF_BIT) || blocking || event_queued) {
+	/* A #DB trap due after the last instruction (a single step over one
+	 * the hypervisor completed, vcpu_skip) comes before an interrupt
+	 * (SDM vol. 3A, 6.9), and a VM entry that injects one discards it
+	 * (vol. 3C, 27.7.3): the interrupt waits for the window, whose exit
+	 * comes after the #DB is delivered (26.7.5). */
+	bool debug_trap = vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) != 0;
+	if (!(rflags & RFLAGS_IF_BIT) || blocking || event_queued || debug_trap) {
 		set_window(v, true); /* exit as soon as it can take one */
 		return;
 	}

@@ -4,11 +4,11 @@
 
 enum nmi_step nmi_step(const struct nmi_view *s)
 {
-	bool blocked = s->event_queued || s->sti || s->mov_ss || s->nmi_blocked;
+	bool blocked = s->event_queued || s->sti || s->mov_ss || s->nmi_blocked || s->debug_trap;
 	if (!blocked)
 		return NMI_INJECT;
 	if (!s->virtual_nmis)
-		return (s->sti || s->mov_ss) && s->interrupts_on ? NMI_WAIT_INTR_WINDOW : NMI_WAIT_EXIT;
+		return (s->sti || s->mov_ss || s->debug_trap) && s->interrupts_on ? NMI_WAIT_INTR_WINDOW : NMI_WAIT_EXIT;
 	return s->sti && s->after_nmi_window ? NMI_WAIT_INTR_WINDOW : NMI_WAIT_NMI_WINDOW;
 }
 

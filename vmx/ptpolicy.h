@@ -17,6 +17,7 @@ struct nmi_view {
 	bool sti, mov_ss;      /* blocking by STI, by MOV SS (SDM vol. 3C, 25.4.2) */
 	bool nmi_blocked;      /* blocking by NMI (virtual-NMI blocking with virtual NMIs) */
 	bool interrupts_on;    /* RFLAGS.IF */
+	bool debug_trap;       /* a #DB trap is due after the last instruction (pending debug exceptions) */
 	bool after_nmi_window; /* this exit was an NMI-window exit */
 };
 
@@ -29,7 +30,10 @@ enum nmi_step {
 
 /* When the NMI may be injected: not with another event queued, not in a
  * MOV SS or STI shadow (the VM entry would fail: SDM vol. 3C, 27.3.1.5,
- * STI on some CPUs), not while the OS handles one. In an STI shadow that
+ * STI on some CPUs), not while the OS handles one, not before a #DB trap
+ * that is due (a single step: it comes first, vol. 3A, 6.9, and a VM
+ * entry that injects an NMI discards it, vol. 3C, 27.7.3; the window
+ * exits come after it, 26.7.5 and 26.7.6). In an STI shadow that
  * the NMI window opened in all the same (CPUs that do not count STI
  * blocking for it), the interrupt window, as in KVM. Without virtual NMIs
  * there is no NMI window: the interrupt window ends a shadow with

@@ -39,6 +39,8 @@ extern char vmx_exit_point[];
 #define AR_DATA32 0xc093
 #define AR_CODE64 0xa09b    /* + granularity, long mode */
 #define AR_TSS_BUSY 0x008b  /* present, 32/64-bit busy TSS */
+#define AR_L (1u << 13)	    /* CS.L: 64-bit code in IA-32e mode */
+#define AR_DB (1u << 14)    /* CS.D: 32-bit code */
 
 uint64_t vcpu_gpr(struct vcpu *v, unsigned n)
 {
@@ -56,17 +58,24 @@ void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
 #define DEBUGCTL_BTF (1ull << 1)
 #define PENDING_DBG_BS (1ull << 14)
 
-/* An emulated instruction completed (vcpu_skip) with TF set, or in an STI
- * or MOV SS shadow. The shadow ends with it: the HLT activity state or an
- * injected interrupt with such blocking is an invalid guest state (SDM
- * vol. 3C, 27.3.1.5). TF without BTF makes a single-step #DB due after the
- * instruction, which VM entry delivers from the pending debug exceptions'
- * BS bit (27.7.3; vol. 3B, 19.2.4 on DR6.BS). */
-void vcpu_skip_done(uint64_t rflags, uint32_t intr)
+_Static_assert(RETIRE_SHADOWS == (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS), "vmx/retire.h");
+
+/* The rare completions (vmx/retire.h). A shadow must end: the HLT
+ * activity state or an injected interrupt with such blocking is an
+ * invalid guest state (SDM vol. 3C, 27.3.1.5). A single-step trap is
+ * delivered by VM entry from the pending debug exceptions' BS bit
+ * (27.7.3; vol. 3B, 19.2.4 on DR6.BS). 64-bit code is CS.L in IA-32e mode. */
+void vcpu_skip_done(uint64_t rip, uint64_t len, uint64_t rflags, uint32_t intr)
 {
-	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
-		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
-	if ((rflags & RFLAGS_TF) && !(vmcs_read64(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF))
+	bool code64 = (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA);
+	bool btf = (rflags & RFLAGS_TF) && (vmcs_read64(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF);
+	struct retire r = retire_insn(rip, len, code64, rflags, intr, btf);
+	vmcs_writenat(GUEST_RIP, r.rip);
+	if (r.rflags != rflags)
+		vmcs_writenat(GUEST_RFLAGS, r.rflags);
+	if (r.intr != intr)
+		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, r.intr);
+	if (r.single_step)
 		vmcs_writenat(GUEST_PENDING_DBG_EXCEPTIONS, vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) | PENDING_DBG_BS);
 }
 
@@ -106,7 +115,7 @@ bool vcpu_decode_mmio(struct vcpu *v, struct mmio_insn *m)
 	struct gmem_fault f;
 	uint32_t ar = vmcs_read32(GUEST_CS_AR_BYTES);
 	/* The code size: real mode 16, else CS.L (64) or CS.D (32 or 16). */
-	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & (1u << 13)) ? 64 : (ar & (1u << 14)) ? 32 : 16;
+	unsigned bits = !(vmcs_readnat(GUEST_CR0) & CR0_PE) ? 16 : (ar & AR_L) ? 64 : (ar & AR_DB) ? 32 : 16;
 	/* CS.base applies outside 64-bit mode only (SDM vol. 1, 3.4.2.1). */
 	uint64_t linear = vmcs_readnat(GUEST_RIP);
 	if (bits != 64)
@@ -459,6 +468,7 @@ static void pass_nmi(struct vcpu *v)
 		.mov_ss = intr & INTERRUPTIBILITY_MOV_SS,
 		.nmi_blocked = intr & INTERRUPTIBILITY_NMI,
 		.interrupts_on = vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF,
+		.debug_trap = vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) != 0,
 		.after_nmi_window = v->exits && v->last_exit[(v->exits - 1) % LAST_EXITS] == EXIT_NMI_WINDOW,
 	};
 	switch (nmi_step(&s)) {

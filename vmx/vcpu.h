@@ -9,6 +9,7 @@
 
 #include "arch-x86/cpu.h"
 #include "vmx/loader.h"
+#include "vmx/retire.h"
 #include "vmx/vm.h"
 #include "vmx/vmcs.h"
 
@@ -45,21 +46,21 @@ void vcpu_run(struct vcpu *v, bool stats);
 
 void vcpu_destroy(struct vcpu *v);
 
-/* vcpu_skip's rare half: a single-step trap or an interrupt shadow. */
-void vcpu_skip_done(uint64_t rflags, uint32_t intr);
+/* vcpu_skip's rare half: RIP across 4 GiB, TF or RF, or a shadow. */
+void vcpu_skip_done(uint64_t rip, uint64_t len, uint64_t rflags, uint32_t intr);
 
-/* Advance the guest's RIP past the exiting instruction of LEN bytes.
- * Inline: it is most of a fast exit's work. */
+/* Complete the guest's exiting instruction of LEN bytes as the CPU would
+ * have (vmx/retire.h): RIP past it; a single-step trap due after it, RF
+ * cleared, an STI or MOV SS shadow it sat in over. Inline: it is most of a
+ * fast exit's work, and the rare cases cost only two reads to rule out. */
 static inline void vcpu_skip(uint64_t len)
 {
-	vmcs_writenat(GUEST_RIP, vmcs_readnat(GUEST_RIP) + len);
-	/* The instruction is done, as the CPU would have done it: a
-	 * single-step trap is due after it, and an STI or MOV SS shadow it
-	 * sat in is over. Both are rare: two reads, and a call only then. */
-	uint64_t rflags = vmcs_readnat(GUEST_RFLAGS);
+	uint64_t rip = vmcs_readnat(GUEST_RIP), rflags = vmcs_readnat(GUEST_RFLAGS);
 	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-	if (__builtin_expect((rflags & RFLAGS_TF) || (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS)), 0))
-		vcpu_skip_done(rflags, intr);
+	if (__builtin_expect(retire_is_plain(rip, len, rflags, intr), 1))
+		vmcs_writenat(GUEST_RIP, rip + len);
+	else
+		vcpu_skip_done(rip, len, rflags, intr);
 }
 
 /* Complete the guest's HLT: the vCPU waits in the HLT activity state until

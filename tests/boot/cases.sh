@@ -91,8 +91,8 @@ expect "real: checks passed, exact CPUID and IO counts" \
 	'^\[cpu0\] VM-END name=real cause=debug-exit status=0 exits=15 cpuid=3 io=12$'
 expect "prot32: print hypercall" '^\[cpu0\] prot32\| hello through the print hypercall$'
 expect "prot32: REP OUTSW" '^\[cpu0\] prot32\| ok$'
-expect "prot32: #GP from MSRs and CR4.VMXE, #UD from VMX instructions, XSETBV, hypercalls" \
-	'^\[cpu0\] VM-END name=prot32 cause=hypercall status=0 exits=29 invd=1 vmcall=4 vmlaunch=1 vmread=1 vmresume=1 vmxoff=1 vmxon=1 cr=2 io=6 rdmsr=4 wrmsr=3 invept=1 wbinvd=1 xsetbv=2$'
+expect "prot32: #GP from MSRs and CR4.VMXE, #UD from VMX instructions, XSETBV, hypercalls, EIP wrapping at 4 GiB" \
+	'^\[cpu0\] VM-END name=prot32 cause=hypercall status=0 exits=30 cpuid=1 invd=1 vmcall=4 vmlaunch=1 vmread=1 vmresume=1 vmxoff=1 vmxon=1 cr=2 io=6 rdmsr=4 wrmsr=3 invept=1 wbinvd=1 xsetbv=2$'
 expect "prot32: port without a device listed" 'warning: VM prot32: ports with no device: 0x61\(in 1, out 0\)'
 expect "long64: memory checks passed" '^\[cpu0\] long64\| long64 memory checks passed$'
 expect "long64: access outside RAM named" \
@@ -518,10 +518,18 @@ isolation_holds
 
 # Single-step across instructions the hypervisor completes (issue 12,
 # finding 10): with TF set, CPUID, IN, OUT, RDMSR, WRMSR, VMCALL (and CPUID
-# in a MOV SS shadow) each take their #DB right after them, as on hardware.
+# in a MOV SS shadow) each take their #DB right after them, as on hardware;
+# so does a self-IPI's ICR write, before the interrupt it makes pending.
 boot step bochs 60 -m "$G/long64-step.bin name=step mode=long64 mem=4M" -m "$CANARY"
-expect "step: every instruction single-stepped" '^\[cpu0\] step\| step: 7 instructions single-stepped, 0 failed$'
+expect "step: every instruction single-stepped" '^\[cpu0\] step\| step: 8 instructions single-stepped, 0 failed$'
 expect "step: ends cleanly" '^\[cpu0\] VM-END name=step cause=hypercall status=0 '
+expect_canaries 1
+# The same with the local APIC emulated (each access an EPT violation that
+# the hypervisor completes) rather than virtualized (APIC-write exits).
+boot stepapic bochs 60 -c 'apicv=off' -m "$G/long64-step.bin name=step mode=long64 mem=4M" -m "$CANARY"
+expect "step, APIC emulated: every instruction single-stepped" \
+	'^\[cpu0\] step\| step: 8 instructions single-stepped, 0 failed$'
+expect "step, APIC emulated: ends cleanly" '^\[cpu0\] VM-END name=step cause=hypercall status=0 '
 expect_canaries 1
 
 # A time limit with every vCPU waiting for SIPI (issue 12, finding 8): the
@@ -631,9 +639,10 @@ fi
 # OS sits in a MOV SS shadow, or an STI shadow, reaches the OS once, after
 # the shadow (through an NMI-window exit), where injecting it at once made
 # the VM entry fail; an NMI sent from the NMI handler comes after its IRET,
-# never inside it. One passthrough VM per boot.
+# never inside it; a self-NMI's ICR write with TF set takes its
+# single-step #DB first. One passthrough VM per boot.
 PTOS="$G/long64-ptos-at16m.bin passthrough mode=long64 load=0x1000000 timeout=60"
-for t in movss sti nested; do
+for t in movss sti step nested; do
 	boot "ptnmi-$t" bochs 60 -m "$PTOS name=$t -- test=nmi-$t" -m "$CANARY"
 	expect "NMI in the $t case: reaches the OS as it should" "^\\[cpu0\\] $t\\| nmi-$t: [12] NMI\\(s\\)"
 	# (The shadow ends with the emulated ICR write since finding 10's

@@ -9,6 +9,10 @@
  *                    must reach the guest once, after the shadow
  *   test=nmi-sti     the same in the STI shadow (which blocks NMI
  *                    injection on some CPUs, and in Bochs)
+ *   test=nmi-step    the self-NMI's ICR write with TF set: its single-step
+ *                    #DB is due first (SDM vol. 3A, 6.9), so the NMI may
+ *                    not be injected on the VM entry that delivers the
+ *                    trap (such an entry discards it)
  *   test=nmi-nested  the NMI handler sends itself a second NMI: it must
  *                    come after the handler's IRET, never inside it
  *                    (blocking by NMI kept across the hypervisor's
@@ -74,7 +78,7 @@ static volatile unsigned nmis, nested;
 static volatile bool in_nmi, resend;
 static volatile uint64_t nmi_rip[4];
 extern char nmi_entry[], unacked_entry[], movss_write[], movss_after[], movss_next[], sti_write[], sti_after[],
-	sti_next[];
+	sti_next[], step_after[];
 
 /* Vector 2 and the unacknowledged interrupt: the runtime's IDT entries
  * end the guest on anything unexpected, so these two are replaced. */
@@ -185,6 +189,35 @@ static uint64_t test_nmi_sti(void)
 	return shadow_result("nmi-sti", sti_write, sti_after, sti_next);
 }
 
+/* 0: the #DB came right after the ICR write; 1: one instruction late
+ * (the NMI came first and the trap was lost); 2: none. */
+static uint64_t test_nmi_step(void)
+{
+	nmi_setup();
+	int late = 0;
+	__asm__ volatile("pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\t"
+			 "movl %1, (%2)\n"
+			 "step_after:\n\t"
+			 "nop\n"
+			 "2:\tnop\n\t"
+			 "movl $2, %0\n\t"
+			 "jmp 4f\n"
+			 "3:\tmovl $1, %0\n"
+			 "4:\n\t" EXTABLE(step_after, 4b) EXTABLE(2b, 3b)
+			 : "+m"(late)
+			 : "r"(ICR_NMI), "r"(&apic[APIC_ICR_LOW / 4])
+			 : "memory");
+	uint32_t r[4];
+	cpuid(0, 0, r);
+	print("nmi-step: %u NMI(s), first at RIP %#llx (after the write: %#llx); %s", nmis,
+	      (unsigned long long)nmi_rip[0], (unsigned long long)(uint64_t)step_after,
+	      late == 0 ? "#DB right after the write" : late == 1 ? "#DB one instruction late" : "no #DB");
+	CHECK(late == 0, "nmi-step: the single-step trap of the ICR write was lost");
+	CHECK(nmis == 1, "nmi-step: expected 1 NMI, got %u", nmis);
+	CHECK(nmi_rip[0] != (uint64_t)step_after, "nmi-step: the NMI came before the #DB");
+	return failures;
+}
+
 static uint64_t test_nmi_nested(void)
 {
 	nmi_setup();
@@ -270,6 +303,7 @@ static uint64_t test_leave_state(void)
 static const struct guest_test tests[] = {
 	{ "nmi-movss", test_nmi_movss },
 	{ "nmi-sti", test_nmi_sti },
+	{ "nmi-step", test_nmi_step },
 	{ "nmi-nested", test_nmi_nested },
 	{ "leave-state", test_leave_state },
 };

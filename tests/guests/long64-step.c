@@ -6,6 +6,12 @@
  * RIP. So must CPUID in a MOV SS shadow: MOV SS holds the trap back until
  * the instruction after it is done, and that shadow must end with it.
  *
+ * An instruction that makes an interrupt pending (a self-IPI's ICR write,
+ * which the hypervisor completes) must still trap first: the #DB is due
+ * after it, before the interrupt (SDM vol. 3A, 6.9), so the hypervisor
+ * may not inject the interrupt on the VM entry that would deliver the
+ * trap (such an entry discards it).
+ *
  * POPF that sets TF traps after the instruction that follows it: the one
  * under test. A #DB right after it ("1:") is right; one an instruction
  * late ("2:") means the hypervisor lost the trap.
@@ -13,6 +19,24 @@
 #include "guest64.h"
 
 #define MSR_EFER 0xc0000080
+#define APIC_BASE 0xfee00000ull
+#define APIC_EOI 0xb0
+#define APIC_SVR 0xf0
+#define APIC_ICR_LOW 0x300
+#define IPI_VECTOR 0x40
+#define ICR_TO_SELF (1u << 18) /* destination shorthand 01 (SDM vol. 3A, 11.6.1) */
+
+static volatile uint32_t *const apic = (volatile uint32_t *)APIC_BASE;
+static volatile uint64_t irq_rip;
+static volatile unsigned irqs, steps_before_irq;
+
+static void on_ipi(struct trap_frame *f)
+{
+	irq_rip = f->rip;
+	steps_before_irq = (unsigned)fault_count[1];
+	irqs++;
+	apic[APIC_EOI / 4] = 0;
+}
 
 static unsigned steps;
 
@@ -53,6 +77,19 @@ uint64_t guest_main(void)
 	__asm__ volatile("movw %%ss, %0" : "=r"(ss));
 	STEP("cpuid in a MOV SS shadow", "movw %%si, %%ss\n\tcpuid", "=a"(a), "=b"(b), "=c"(c), "=d"(d)
 	     : "a"(0), "c"(0), "S"(ss));
+
+	apic[APIC_SVR / 4] = 0x1ff; /* software-enabled, spurious vector 0xff */
+	irq_handler = on_ipi;
+	unsigned before = (unsigned)fault_count[1];
+	uint32_t icr = IPI_VECTOR | ICR_TO_SELF;
+	__asm__ volatile("sti");
+	STEP("a self-IPI's ICR write", "movl %%eax, (%%rdx)", "+a"(icr) : "d"(&apic[APIC_ICR_LOW / 4]));
+	for (unsigned spin = 0; !irqs && spin < 1000000; spin++)
+		__asm__ volatile("pause");
+	__asm__ volatile("cli");
+	CHECK(irqs == 1, "FAIL: the self-IPI came %u times", irqs);
+	CHECK(steps_before_irq == before + 1, "FAIL: the self-IPI came at RIP %#llx before the #DB of the ICR write",
+	      (unsigned long long)irq_rip);
 	print("step: %u instructions single-stepped, %u failed", steps, failures);
 	return failures;
 }

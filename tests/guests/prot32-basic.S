@@ -11,6 +11,7 @@
  *              host owns OSXSAVE); CR4 reads do not exit
  *   vmxoff, vmlaunch, vmresume, vmread, vmxon, invept: 1 each (#UD)
  *   xsetbv: 2  XCR0 = 0 (#GP), XCR0 = 3
+ *   cpuid: 1   at EIP 0xfffffffe, where EIP wraps to 0
  *   invd: 1, wbinvd: 1
  *   vmcall: 4  print, version, unknown function, exit
  *   io: 6      REP OUTSL to 0xcf8 (2 dwords, one exit), IN 0xcf8,
@@ -144,6 +145,21 @@ _start:
 	cmpl	$-1, %eax
 	CHECK(je)
 
+	/* EIP wraps at 4 GiB outside 64-bit mode: a CPUID at EIP 0xfffffffe
+	 * in a code segment based at wrap_next leaves EIP 0 there, and so must
+	 * the hypervisor that completes it (issue 12: it gave EIP 0x100000000,
+	 * which VM entry refuses). */
+	movl	$wrap_next, %eax
+	movw	%ax, gdt + 0x18 + 2
+	shrl	$16, %eax
+	movb	%al, gdt + 0x18 + 4
+	movb	%ah, gdt + 0x18 + 7
+	xorl	%eax, %eax
+	ljmp	$0x18, $0xfffffffe
+	cpuid				/* at linear wrap_next - 2 */
+wrap_next:
+	ljmp	$0x08, $1f		/* at EIP 0 */
+1:
 	/* Ports: PCI address latch, no PCI device, an unknown port. */
 	movl	$pci_words, %esi
 	movl	$2, %ecx
@@ -199,6 +215,7 @@ gp_handler:
 gdt:	.quad	0
 	.quad	0x00cf9a000000ffff	/* 0x08: flat 32-bit code */
 	.quad	0x00cf92000000ffff	/* 0x10: flat data */
+	.quad	0x00cf9a000000ffff	/* 0x18: 32-bit code, its base set at run time */
 gdt_desc:
 	.short	gdt_desc - gdt - 1
 	.long	gdt

@@ -57,6 +57,19 @@ static void test_nmi_without_virtual_nmis(void **state)
 	assert_int_equal(nmi_step(&s), NMI_WAIT_EXIT);
 }
 
+/* A single-step trap due after an instruction the hypervisor completed
+ * comes first: the NMI waits for a window that opens after the #DB. */
+static void test_nmi_after_debug_trap(void **state)
+{
+	(void)state;
+	struct nmi_view s = { .virtual_nmis = true, .debug_trap = true, .interrupts_on = true };
+	assert_int_equal(nmi_step(&s), NMI_WAIT_NMI_WINDOW);
+	s.virtual_nmis = false;
+	assert_int_equal(nmi_step(&s), NMI_WAIT_INTR_WINDOW);
+	s.interrupts_on = false;
+	assert_int_equal(nmi_step(&s), NMI_WAIT_EXIT);
+}
+
 static void test_apic_base_writes(void **state)
 {
 	(void)state;
@@ -82,6 +95,7 @@ int main(void)
 		cmocka_unit_test(test_nmi_waits_for_its_window),
 		cmocka_unit_test(test_nmi_sti_shadow),
 		cmocka_unit_test(test_nmi_without_virtual_nmis),
+		cmocka_unit_test(test_nmi_after_debug_trap),
 		cmocka_unit_test(test_apic_base_writes),
 	};
 	return cmocka_run_group_tests_name("ptpolicy", tests, NULL, NULL);

@@ -90,8 +90,14 @@ void idt_setup(void)
 
 /* A fault at an instruction with an exception-table entry resumes after
  * it; anything else is the guest's own bug: report it and end. */
+void (*irq_handler)(struct trap_frame *f);
+
 void guest_trap(struct trap_frame *f)
 {
+	if (f->vector >= 32 && irq_handler) {
+		irq_handler(f);
+		return;
+	}
 	for (const uint64_t *e = __extable_start; e < __extable_end; e += 2) {
 		if (e[0] == f->rip) {
 			f->rip = e[1];

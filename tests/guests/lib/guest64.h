@@ -32,6 +32,10 @@ extern volatile uint64_t fault_count[256];
 extern volatile int fault_vector;
 extern volatile uint64_t fault_error, fault_cr2;
 
+/* A test's handler for interrupts (vectors 32-255); without one, an
+ * interrupt is as unexpected as an uncaught fault. */
+extern void (*irq_handler)(struct trap_frame *f);
+
 /* An .extable entry: a fault at FROM resumes at TO. */
 #define EXTABLE(from, to) ".pushsection .extable, \"a\"\n\t.balign 8\n\t.quad " #from ", " #to "\n\t.popsection\n\t"
 
