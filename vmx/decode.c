@@ -89,6 +89,7 @@ struct ept_qual decode_ept(uint64_t qual)
 		.fetch = qual & 4,
 		.allowed = (qual >> 3) & 7,
 		.linear_valid = qual & (1u << 7),
+		.translated = (qual & (1u << 7)) && (qual & (1u << 8)),
 	};
 }
 

@@ -111,6 +111,10 @@ struct ept_qual {
 	bool read, write, fetch;
 	uint8_t allowed; /* R/W/X bits of the entry that faulted (bits 3-5) */
 	bool linear_valid;
+	/* The access was to the linear address's own data, not to a paging
+	 * structure of its walk (bit 8, meaningful with bit 7: SDM vol. 3C,
+	 * table 28-7). Only such an access is the instruction's to emulate. */
+	bool translated;
 };
 struct ept_qual decode_ept(uint64_t qual);
 const char *ept_access_name(const struct ept_qual *q);

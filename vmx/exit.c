@@ -473,26 +473,34 @@ static __attribute__((noinline, cold)) bool ept_fill_shared(struct vm *vm, uint6
 }
 
 /* An access to the local APIC page (or to a register the machine's OS
- * has trapped) is emulated from the instruction at RIP, but one made while
- * delivering an event (the exception frame pushed there, an IDT or GDT
- * there) is no instruction's: emulating the MOV at RIP would do the wrong
- * access and lose the event. Such an
- * exit has valid IDT-vectoring information (SDM vol. 3C, 28.2.4); it ends
- * the VM, as KVM reports it (a delivery-event internal error). */
-static bool event_touched_emulated(struct vcpu *v, uint64_t gpa)
+ * has trapped) is emulated from the instruction at RIP, but only an
+ * access that is the instruction's own data is the instruction's:
+ * - one made while delivering an event (the exception frame pushed there,
+ *   an IDT or GDT there) has valid IDT-vectoring information (SDM vol. 3C,
+ *   28.2.4);
+ * - one the guest's page walk made (a paging structure there) has bit 8
+ *   of the qualification clear, or bit 7 too (table 28-7).
+ * Emulating the MOV at RIP would do the wrong access, and lose the event.
+ * The VM ends, as KVM reports it (an internal error). */
+static bool not_the_instructions(struct vcpu *v, uint64_t gpa, const struct ept_qual *q)
 {
 	uint32_t info = vmcs_read32(IDT_VECTORING_INFO);
-	if (!(info & INTR_INFO_VALID))
+	if (info & INTR_INFO_VALID)
+		log_err("VM %s: delivering event %#x (vector %u) touched guest-physical %#llx, a page the hypervisor "
+			"emulates, at RIP %#llx: not emulated",
+			v->vm->cfg.name, info, info & 0xff, (unsigned long long)gpa, (unsigned long long)rip());
+	else if (!q->translated)
+		log_err("VM %s: its page walk touched guest-physical %#llx, a page the hypervisor emulates (a paging "
+			"structure there), at RIP %#llx: not emulated",
+			v->vm->cfg.name, (unsigned long long)gpa, (unsigned long long)rip());
+	else
 		return false;
-	log_err("VM %s: delivering event %#x (vector %u) touched guest-physical %#llx, a page the hypervisor emulates, "
-		"at RIP %#llx: not emulated",
-		v->vm->cfg.name, info, info & 0xff, (unsigned long long)gpa, (unsigned long long)rip());
 	vm_end(v, CAUSE_EPT_VIOLATION, gpa);
 	return true;
 }
 
 /* The qualification (what kind of access) is read only where it matters,
- * so a lazy fill costs three VMREADs: reason, address, IDT vectoring. */
+ * so a lazy fill costs two VMREADs and the IDT vectoring: reason, address. */
 static void handle_ept_violation(struct vcpu *v)
 {
 	uint64_t gpa = vmcs_read64(GUEST_PHYSICAL_ADDRESS);
@@ -501,19 +509,22 @@ static void handle_ept_violation(struct vcpu *v)
 		reinject_event(v); /* then retry the access */
 		return;
 	}
+	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
-		if (!event_touched_emulated(v, gpa))
+		if (!not_the_instructions(v, gpa, &q))
 			lapic_mmio_exit(v, gpa); /* the emulated local APIC */
 		return;
 	}
-	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
 	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == LAPIC_BASE && q.write) {
-		if (!event_touched_emulated(v, gpa))
+		if (!not_the_instructions(v, gpa, &q))
 			passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
 		return;
 	}
-	if (v->vm->cfg.passthrough && q.write && !event_touched_emulated(v, gpa) && passthrough_trapped_write(v, gpa))
-		return; /* a power register in memory, or its ECAM page */
+	if (v->vm->cfg.passthrough && q.write && passthrough_traps(gpa)) {
+		if (!not_the_instructions(v, gpa, &q))
+			passthrough_trapped_write(v, gpa); /* a power register in memory, or its ECAM page */
+		return;
+	}
 	if (v->cause != CAUSE_RUNNING)
 		return;
 	end_ept_violation(v, gpa, ept_access_name(&q));

@@ -464,20 +464,23 @@ static void store(uint64_t pa, unsigned size, uint64_t val)
 		*(volatile uint64_t *)p = val;
 }
 
-bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
+bool passthrough_traps(uint64_t gpa)
 {
 	unsigned i = 0;
 	while (i < ntrap_pages && trap_page[i] != align_down(gpa, PAGE_SIZE))
 		i++;
-	if (i == ntrap_pages)
-		return false;
+	return i < ntrap_pages;
+}
+
+void passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
+{
 	struct mmio_insn m;
 	if (!vcpu_decode_mmio(v, &m) || !m.write || gpa + m.size > hv_mapped_top) {
 		log_err("VM %s: write to %#llx, on the page of a power register or of the chipset's configuration, by an "
 			"instruction the hypervisor does not emulate (only MOV), at RIP %#llx",
 			v->vm->cfg.name, (unsigned long long)gpa, (unsigned long long)vmcs_readnat(GUEST_RIP));
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EPT_VIOLATION);
-		return true;
+		return;
 	}
 	uint64_t val = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) >> (m.high8 ? 8 : 0) : m.imm;
 	struct pm_decision d = pm_decide(&pm, PM_MEM, gpa, m.size, val), c;
@@ -488,7 +491,6 @@ bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
 		store(gpa, m.size, val);
 	if (v->cause == CAUSE_RUNNING)
 		vcpu_skip(m.len);
-	return true;
 }
 
 /* INIT and start-up IPIs (SDM vol. 3A, 11.6.1: delivery mode in ICR bits

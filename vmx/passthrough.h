@@ -44,10 +44,11 @@ void passthrough_io_bitmap(struct vm *vm);
 /* A trapped port access: see power-off/reset, forward the rest. */
 void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
 
-/* A write that faulted at GPA: if it is on a page of a watched register
- * (read-only in EPT), decode and emulate it, and return true; false for
- * any other page. */
-bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa);
+/* Is GPA on a page of a watched register (read-only in EPT)? */
+bool passthrough_traps(uint64_t gpa);
+
+/* A write that faulted at GPA, on such a page: decode and emulate it. */
+void passthrough_trapped_write(struct vcpu *v, uint64_t gpa);
 
 /* A write to the local APIC page (read-only in its EPT) or to the x2APIC
  * ICR: every write reaches the APIC except INIT and SIPI, which would

@@ -543,13 +543,18 @@ expect "the time limit ends it" '^\[cpu0\] VM-END name=mi cause=timeout status=3
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 expect "HV-END" '^\[cpu0\] HV-END vms=2 failed=1$'
 
-# An event delivered onto the emulated local APIC page (issue 12, finding
-# 9): the exception frame of a #GP pushed there is no instruction's access,
-# so the VM ends with one clear line instead of the MOV at RIP being
-# emulated and the #GP lost; the next VM runs.
-boot apicevent bochs 60 -c 'apicv=off' -m "$G/long64-apicevent.bin name=ae mode=long64 mem=4M" -m "$CANARY"
+# Accesses to the emulated local APIC page that no instruction made
+# (tests/guests/long64-apicevent.c): the frame of a #GP pushed there (issue
+# 12, finding 9) and a page walk through a page directory there (EPT
+# qualification bit 8) end the VM with one clear line, instead of the MOV
+# at RIP being emulated (and the #GP lost); the next VMs run.
+boot apicevent bochs 60 -c 'apicv=off' -m "$G/long64-apicevent.bin name=ae mode=long64 mem=4M -- test=event" \
+	-m "$G/long64-apicevent.bin name=aw mode=long64 mem=4M -- test=walk" -m "$CANARY"
 expect "the event is named" 'error: VM ae: delivering event 0x80000b0d \(vector 13\) touched guest-physical 0xfee007[0-9a-f]{2}, a page the hypervisor emulates, at RIP 0x1[0-9a-f]{5}: not emulated$'
 expect "cause=ept-violation" '^\[cpu0\] VM-END name=ae cause=ept-violation status=4276094[0-9]{3} '
+expect "the page walk is named" 'error: VM aw: its page walk touched guest-physical 0xfee00000, a page the hypervisor emulates \(a paging structure there\), at RIP 0x1[0-9a-f]{5}: not emulated$'
+expect "page walk: cause=ept-violation" '^\[cpu0\] VM-END name=aw cause=ept-violation status=4276092928 '
+expect_none "the page walk went no further" 'aw\| apicevent: FAIL'
 expect_none "the VM did not go on" 'ae\| apicevent: FAIL'
 expect_canaries 1
 
