@@ -79,11 +79,11 @@ static void test_decode_cr_and_ept(void **state)
 	struct ept_qual e = decode_ept(0x2 | 0x80);
 	assert_true(e.write && !e.read && !e.fetch && e.linear_valid);
 	assert_false(e.translated); /* bit 8 clear: a paging-structure access */
+	assert_string_equal(ept_access_name(&e), "write");
 	e = decode_ept(0x1 | 0x80 | 0x100);
 	assert_true(e.linear_valid && e.translated);
 	e = decode_ept(0x1 | 0x100); /* bit 8 means nothing without bit 7 */
 	assert_false(e.translated);
-	assert_string_equal(ept_access_name(&e), "write");
 	e = decode_ept(0x5);
 	assert_string_equal(ept_access_name(&e), "fetch");
 	e = decode_ept(0x1 | (0x7 << 3));
