@@ -94,6 +94,7 @@ static inline uint64_t rdtsc(void)
 #define CR0_CD (1ull << 30)
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
+#define CR4_PGE (1ull << 7)
 #define CR4_PSE (1ull << 4)
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_LA57 (1ull << 12)
@@ -103,6 +104,8 @@ static inline uint64_t rdtsc(void)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
 #define CR4_CET (1ull << 23)
+/* MOV to CR3 with CR4.PCIDE: keep the PCID's translations (vol. 3A, 5.10.4.1). */
+#define CR3_NOFLUSH (1ull << 63)
 
 /* XCR0 components whose rules the hypervisor knows (SDM vol. 1, 13.3):
  * x87, SSE, AVX, MPX (2 bits), AVX-512 (3 bits), PKRU, AMX (2 bits). */

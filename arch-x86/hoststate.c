@@ -37,7 +37,6 @@ static const uint16_t lvts[] = { 0x320, 0x350, 0x360, 0x370, 0x340, 0x330, 0x2f0
 #define MTRR_ENABLE (1ull << 11)
 #define MTRR_FIXED_ENABLE (1ull << 10)
 #define MCG_CMCI_P (1ull << 10)
-#define CR4_PGE (1ull << 7)
 static const uint16_t fixed_mtrrs[] = { 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
 #define NFIXED (sizeof(fixed_mtrrs) / sizeof(fixed_mtrrs[0]))
 /* More than real CPUs have (10 or so); a CPU with more is said to have

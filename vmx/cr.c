@@ -42,3 +42,62 @@ bool cr4_write_ok(const struct cr_state *s, uint64_t val, uint64_t allowed)
 		return false;
 	return true;
 }
+
+/* With CR4.PCIDE, bit 63 of the source says "keep this PCID's
+ * translations" and is not stored (vol. 3A, 5.10.4.1; vol. 2B, MOV CR);
+ * otherwise it is a reserved bit as every bit above the physical-address
+ * width is. */
+bool cr3_write_ok(const struct cr_state *s, uint64_t val, unsigned maxphy)
+{
+	return maxphy >= 64 || !(cr3_written(s, val) >> maxphy);
+}
+
+uint64_t cr3_written(const struct cr_state *s, uint64_t val)
+{
+	return (s->cr4 & CR4_PCIDE) ? val & ~CR3_NOFLUSH : val;
+}
+
+/* Vol. 3A, 5.1.1. EFER.LME with paging on is IA-32e mode, whether paging
+ * was on already (VM entry requires LMA = LME then, vol. 3C, 27.3.1.1) or
+ * the write turns it on (vol. 3A, 10.8.5). */
+bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+	return (cr0 & CR0_PG) && (cr4 & CR4_PAE) && !(efer & EFER_LME);
+}
+
+/* Vol. 3A, 5.4.1: PAE paging in use after the write, and it changes CD,
+ * NW, PG, PAE, PGE, PSE or SMEP. A write that only sets CD reloads them
+ * too: the guest may have changed a PDPTE in memory since its last CR3
+ * load, and the CPU would take the new one. */
+bool cr_write_loads_pdptes(const struct cr_state *s, uint64_t cr0, uint64_t cr4)
+{
+	const uint64_t cr0_bits = CR0_CD | CR0_NW | CR0_PG, cr4_bits = CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP;
+
+	return pae_paging(cr0, cr4, s->efer) && (((cr0 ^ s->cr0) & cr0_bits) || ((cr4 ^ s->cr4) & cr4_bits));
+}
+
+/* Vol. 3A, 5.10.4.1. MOV to CR0 flushes everything when it clears PG,
+ * and nothing else is required of it (CD, NW, WP: no). MOV to CR4
+ * flushes everything when it changes PGE or clears PCIDE, and the current
+ * PCID when it changes PAE or sets SMEP. Paging turned on is not on the
+ * list; it flushes all the same, because nothing promises that what the
+ * CPU cached for the VPID while paging was off (linear addresses are then
+ * guest-physical ones) goes on a VM entry with VPIDs, and flushing more
+ * is always allowed. */
+enum cr_flush cr_write_flush(const struct cr_state *s, uint64_t cr0, uint64_t cr4)
+{
+	uint64_t cr4_set = cr4 & ~s->cr4, cr4_cleared = s->cr4 & ~cr4;
+
+	if (((cr0 ^ s->cr0) & CR0_PG) || ((cr4 ^ s->cr4) & CR4_PGE) || (cr4_cleared & CR4_PCIDE))
+		return CR_FLUSH_ALL;
+	if (((cr4 ^ s->cr4) & CR4_PAE) || (cr4_set & CR4_SMEP))
+		return CR_FLUSH_PCID;
+	return CR_FLUSH_NONE;
+}
+
+/* Vol. 3A, 5.10.4.1: the non-global translations of the PCID it loads
+ * (PCID 0 without PCIDE), unless PCIDE is on and bit 63 is set. */
+enum cr_flush cr3_write_flush(const struct cr_state *s, uint64_t val)
+{
+	return (s->cr4 & CR4_PCIDE) && (val & CR3_NOFLUSH) ? CR_FLUSH_NONE : CR_FLUSH_PCID;
+}

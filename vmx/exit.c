@@ -255,7 +255,7 @@ static void handle_wrmsr(struct vcpu *v)
 	vcpu_skip(LEN_WRMSR);
 }
 
-/* What a MOV to CR0 or CR4 is checked against (vmx/cr.h). */
+/* What a MOV to CR0, CR3 or CR4 is checked against (vmx/cr.h). */
 static struct cr_state cr_state(void)
 {
 	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
@@ -263,10 +263,12 @@ static struct cr_state cr_state(void)
 				  (efer & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13)) };
 }
 
-/* PAE paging outside long mode takes its four PDPTEs from CR3 when paging
- * is switched on or CR3/CR4 change; with EPT the CPU takes them from the
- * VMCS on entry, so an emulated change must load them (SDM vol. 3A, 5.4.1;
- * vol. 3C, 28.3.1). A present entry with reserved bits is #GP. */
+/* PAE paging takes its four PDPTEs from CR3 when a MOV to CR3, or a MOV
+ * to CR0 or CR4 that vmx/cr.h says loads them, executes (SDM vol. 3A,
+ * 5.4.1); with EPT the CPU keeps them in the VMCS, loading them on entry
+ * and storing them on exit (vol. 3C, 27.3.2.4, 28.3.4), so an emulated
+ * write must load them from guest memory itself. A present entry with
+ * reserved bits is #GP, and the write then changes nothing. */
 static bool load_pdptes(struct vcpu *v, uint64_t cr3)
 {
 	static const uint64_t reserved = 0x1e6ull | 0xfff0000000000000ull;
@@ -286,32 +288,38 @@ static bool load_pdptes(struct vcpu *v, uint64_t cr3)
 	return true;
 }
 
-/* Paging changed under the guest: drop its cached translations. */
-static void flush_guest_tlb(struct vcpu *v)
+/* Drop the guest's cached translations an emulated CR write calls for.
+ * Single-context INVVPID is the finest flush that serves every case: it
+ * drops all of the VPID's translations, every PCID's and global ones,
+ * more than any write asks, which is always allowed (vol. 3A, 5.10.4.1).
+ * Without VPIDs every VM entry and exit flushes (vol. 3C, 29.4.3.1). */
+static void flush_guest_tlb(struct vcpu *v, enum cr_flush what)
 {
-	if (hv_vmx.vpid)
-		invvpid(INVVPID_SINGLE, v->vm->vpid, 0);
+	if (what == CR_FLUSH_NONE || !hv_vmx.vpid)
+		return;
+	if (invvpid(INVVPID_SINGLE, v->vm->vpid, 0) != VMX_OK)
+		invvpid(INVVPID_ALL, 0, 0);
 }
 
 /* MOV to CR0 that exited because it changes a bit the host owns (NE, CD,
  * NW, or a bit CR0_FIXED1 forbids). Reserved bits and impossible combinations fault
  * as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR); switching paging on
  * with EFER.LME enters long mode (10.8.5), which the emulation must do
- * itself, as must loading PAE PDPTEs. */
+ * itself, as it must load the PAE PDPTEs and flush what the CPU would. */
 static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 {
 	struct cr_state st = cr_state();
-	uint64_t old = st.cr0, cr4 = st.cr4, efer = st.efer;
+	uint64_t old = st.cr0, efer = st.efer;
 
 	if (!cr0_write_ok(&st, val))
+		return false;
+	if (cr_write_loads_pdptes(&st, val, st.cr4) && !load_pdptes(v, st.cr3))
 		return false;
 	bool paging_on = (val & CR0_PG) && !(old & CR0_PG), paging_off = !(val & CR0_PG) && (old & CR0_PG);
 	if (paging_on && (efer & EFER_LME)) {
 		vmcs_write64(GUEST_IA32_EFER, efer | EFER_LMA);
 		v->entry_controls |= ENTRY_IA32E_MODE_GUEST;
 		vmcs_write32(VM_ENTRY_CONTROLS, v->entry_controls);
-	} else if (paging_on && (cr4 & CR4_PAE) && !load_pdptes(v, vmcs_readnat(GUEST_CR3))) {
-		return false;
 	} else if (paging_off && (efer & EFER_LMA)) {
 		vmcs_write64(GUEST_IA32_EFER, efer & ~EFER_LMA);
 		v->entry_controls &= ~ENTRY_IA32E_MODE_GUEST;
@@ -319,8 +327,7 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 	}
 	vmcs_writenat(GUEST_CR0, vcpu_real_cr0(val));
 	vmcs_writenat(CR0_READ_SHADOW, val);
-	if (paging_on || paging_off)
-		flush_guest_tlb(v);
+	flush_guest_tlb(v, cr_write_flush(&st, val, st.cr4));
 	return true;
 }
 
@@ -331,34 +338,29 @@ static bool guest_write_cr4(struct vcpu *v, uint64_t val)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
 	struct cr_state st = cr_state();
-	uint64_t old = st.cr4;
-	bool long_mode = st.efer & EFER_LMA;
 
 	if (!cr4_write_ok(&st, val, c->cr4_fixed1 & 0xffffffffull & ~CR4_VMXE))
 		return false;
-	/* PAE paging: a change of PAE, PSE or PGE reloads the PDPTEs. */
-	if ((guest_cr0() & CR0_PG) && (val & CR4_PAE) && !long_mode && ((val ^ old) & 0xb0) &&
-	    !load_pdptes(v, vmcs_readnat(GUEST_CR3)))
+	if (cr_write_loads_pdptes(&st, st.cr0, val) && !load_pdptes(v, st.cr3))
 		return false;
 	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(val, c->cr4_fixed0, c->cr4_fixed1));
 	vmcs_writenat(CR4_READ_SHADOW, val);
-	if ((val ^ old) & 0xb0)
-		flush_guest_tlb(v);
+	flush_guest_tlb(v, cr_write_flush(&st, st.cr0, val));
 	return true;
 }
 
-/* MOV to CR3, reached only on CPUs that force CR3-load exiting: bits above
- * the physical-address width are reserved (#GP). */
+/* MOV to CR3, reached only on CPUs that force CR3-load exiting. */
 static bool guest_write_cr3(struct vcpu *v, uint64_t val)
 {
-	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xff;
-	if (val >> maxphy)
+	struct cr_state st = cr_state();
+	uint64_t cr3 = cr3_written(&st, val);
+
+	if (!cr3_write_ok(&st, val, cpuid(0x80000008, 0).eax & 0xff))
 		return false;
-	if ((guest_cr0() & CR0_PG) && (guest_cr4() & CR4_PAE) && !(vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) &&
-	    !load_pdptes(v, val))
+	if (pae_paging(st.cr0, st.cr4, st.efer) && !load_pdptes(v, cr3))
 		return false;
-	vmcs_writenat(GUEST_CR3, val);
-	flush_guest_tlb(v);
+	vmcs_writenat(GUEST_CR3, cr3);
+	flush_guest_tlb(v, cr3_write_flush(&st, val));
 	return true;
 }
 
@@ -369,6 +371,8 @@ static void handle_cr(struct vcpu *v)
 
 	if (q.type == CR_MOV_TO) {
 		uint64_t val = vcpu_gpr(v, q.gpr);
+		if (!cr_state().code64)
+			val = (uint32_t)val; /* 32-bit operand outside 64-bit mode (vol. 2B, MOV CR) */
 		if (q.cr == 0)
 			ok = guest_write_cr0(v, val);
 		else if (q.cr == 4)

@@ -299,6 +299,21 @@ done
 expect_canaries 7
 isolation_holds
 
+# PAE paging, and MOV to CR0 and CR4 that exit (they change CD or
+# OSXSAVE, which the host owns): the PDPTEs come from memory again as on
+# the CPU, or the write is #GP and changes nothing (SDM vol. 3A, 5.4.1;
+# issue 12's review). Each case changes a PDPTE in memory first; before
+# the fix all three kept the PDPTEs of the last CR3 load (status=3, cr=4).
+boot pae-cr bochs 90 -m "$G/prot32-pae.bin name=pae mode=prot32" -m "$CANARY"
+expect "pae: CR0.CD write reloads the PDPTEs" '^\[cpu0\] pae\| pae: CR0.CD write reloaded the PDPTEs$'
+expect "pae: reserved bit in a present PDPTE: #GP, CR0 unchanged" \
+	'^\[cpu0\] pae\| pae: CR0.CD write with a reserved bit in a present PDPTE: #GP, CR0 unchanged$'
+expect "pae: CR4.SMEP write (with OSXSAVE) reloads the PDPTEs" '^\[cpu0\] pae\| pae: CR4.SMEP write reloaded the PDPTEs$'
+expect "pae: no check failed, exact exits" \
+	'^\[cpu0\] VM-END name=pae cause=hypercall status=0 exits=11 cpuid=2 vmcall=4 cr=5$'
+expect_canaries 1
+isolation_holds
+
 # A loop that never exits, HLT with nothing to wake it, a triple fault:
 # the time limit (timeout=) and the triple-fault exit end them.
 boot stuck bochs 120 \
