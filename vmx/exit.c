@@ -258,9 +258,8 @@ static void handle_wrmsr(struct vcpu *v)
 /* What a MOV to CR0, CR3 or CR4 is checked against (vmx/cr.h). */
 static struct cr_state cr_state(void)
 {
-	uint64_t efer = vmcs_read64(GUEST_IA32_EFER);
-	return (struct cr_state){ guest_cr0(), vmcs_readnat(GUEST_CR3), guest_cr4(), efer,
-				  (efer & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & (1u << 13)) };
+	return (struct cr_state){ guest_cr0(), vmcs_readnat(GUEST_CR3), guest_cr4(), vmcs_read64(GUEST_IA32_EFER),
+				  vcpu_code64() };
 }
 
 /* PAE paging takes its four PDPTEs from CR3 when a MOV to CR3, or a MOV
@@ -371,7 +370,7 @@ static void handle_cr(struct vcpu *v)
 
 	if (q.type == CR_MOV_TO) {
 		uint64_t val = vcpu_gpr(v, q.gpr);
-		if (!cr_state().code64)
+		if (!vcpu_code64())
 			val = (uint32_t)val; /* 32-bit operand outside 64-bit mode (vol. 2B, MOV CR) */
 		if (q.cr == 0)
 			ok = guest_write_cr0(v, val);

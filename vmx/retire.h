@@ -12,8 +12,12 @@
 
 #include "arch-x86/cpu.h"
 
-/* The interruptibility state's blocking by STI (bit 0) and by MOV SS
- * (bit 1): SDM vol. 3C, 25.4.2. */
+/* What makes a completion more than RIP + LEN (vcpu_skip tests these, so
+ * nearly every exit asks only this much): RFLAGS.TF or RF; blocking by STI
+ * (bit 0) or MOV SS (bit 1) in the interruptibility state (SDM vol. 3C,
+ * 25.4.2); and a RIP that crosses a 4 GiB boundary, as only 64-bit code
+ * may. */
+#define RETIRE_RFLAGS (RFLAGS_TF | RFLAGS_RF)
 #define RETIRE_SHADOWS 3u
 
 struct retire {
@@ -43,15 +47,6 @@ static inline struct retire retire_insn(uint64_t rip, uint64_t len, bool code64,
 		.intr = intr & ~RETIRE_SHADOWS,
 		.single_step = (rflags & RFLAGS_TF) && !btf,
 	};
-}
-
-/* Does completing the instruction need more than RIP + LEN written back?
- * The fast path of nearly every exit asks this, so it asks little: a
- * RIP that crosses a 4 GiB boundary (only 64-bit code may), TF or RF, or
- * a shadow. */
-static inline bool retire_is_plain(uint64_t rip, uint64_t len, uint64_t rflags, uint32_t intr)
-{
-	return !(((rip + len) ^ rip) >> 32) && !(rflags & (RFLAGS_TF | RFLAGS_RF)) && !(intr & RETIRE_SHADOWS);
 }
 
 #endif

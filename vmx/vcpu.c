@@ -64,10 +64,17 @@ _Static_assert(RETIRE_SHADOWS == (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS
  * activity state or an injected interrupt with such blocking is an
  * invalid guest state (SDM vol. 3C, 27.3.1.5). A single-step trap is
  * delivered by VM entry from the pending debug exceptions' BS bit
- * (27.7.3; vol. 3B, 19.2.4 on DR6.BS). 64-bit code is CS.L in IA-32e mode. */
-void vcpu_skip_done(uint64_t rip, uint64_t len, uint64_t rflags, uint32_t intr)
+ * (27.7.3; vol. 3B, 19.2.4 on DR6.BS). */
+bool vcpu_code64(void)
 {
-	bool code64 = (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L) && (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA);
+	return (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L);
+}
+
+void vcpu_skip_done(uint64_t len)
+{
+	uint64_t rip = vmcs_readnat(GUEST_RIP), rflags = vmcs_readnat(GUEST_RFLAGS);
+	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
+	bool code64 = vcpu_code64();
 	bool btf = (rflags & RFLAGS_TF) && (vmcs_read64(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF);
 	struct retire r = retire_insn(rip, len, code64, rflags, intr, btf);
 	vmcs_writenat(GUEST_RIP, r.rip);

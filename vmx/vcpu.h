@@ -46,21 +46,27 @@ void vcpu_run(struct vcpu *v, bool stats);
 
 void vcpu_destroy(struct vcpu *v);
 
+/* Does the current vCPU run 64-bit code (CS.L in IA-32e mode)? */
+bool vcpu_code64(void);
+
 /* vcpu_skip's rare half: RIP across 4 GiB, TF or RF, or a shadow. */
-void vcpu_skip_done(uint64_t rip, uint64_t len, uint64_t rflags, uint32_t intr);
+void vcpu_skip_done(uint64_t len);
 
 /* Complete the guest's exiting instruction of LEN bytes as the CPU would
  * have (vmx/retire.h): RIP past it; a single-step trap due after it, RF
  * cleared, an STI or MOV SS shadow it sat in over. Inline: it is most of a
- * fast exit's work, and the rare cases cost only two reads to rule out. */
+ * fast exit's work. The rare cases (vmx/retire.h) cost two reads to
+ * rule out, one at a time, and read again what they need, so that the
+ * common case keeps only RIP live. */
 static inline void vcpu_skip(uint64_t len)
 {
-	uint64_t rip = vmcs_readnat(GUEST_RIP), rflags = vmcs_readnat(GUEST_RFLAGS);
-	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
-	if (__builtin_expect(retire_is_plain(rip, len, rflags, intr), 1))
-		vmcs_writenat(GUEST_RIP, rip + len);
+	uint64_t rip = vmcs_readnat(GUEST_RIP), next = rip + len;
+	if (__builtin_expect(!((next ^ rip) >> 32), 1) &&
+	    __builtin_expect(!(vmcs_readnat(GUEST_RFLAGS) & RETIRE_RFLAGS), 1) &&
+	    __builtin_expect(!(vmcs_read32(GUEST_INTERRUPTIBILITY_INFO) & RETIRE_SHADOWS), 1))
+		vmcs_writenat(GUEST_RIP, next);
 	else
-		vcpu_skip_done(rip, len, rflags, intr);
+		vcpu_skip_done(len);
 }
 
 /* Complete the guest's HLT: the vCPU waits in the HLT activity state until

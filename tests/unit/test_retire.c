@@ -12,7 +12,6 @@
 static void plain(void **state)
 {
 	(void)state;
-	assert_true(retire_is_plain(0x1000, 2, IF | 2, NMI_BLOCKED));
 	struct retire r = retire_insn(0x1000, 2, false, IF | 2, NMI_BLOCKED, false);
 	assert_int_equal(r.rip, 0x1002);
 	assert_int_equal(r.rflags, IF | 2);
@@ -24,20 +23,15 @@ static void plain(void **state)
 static void eip_wraps(void **state)
 {
 	(void)state;
-	assert_false(retire_is_plain(0xfffffffe, 2, 2, 0));
 	assert_int_equal(retire_insn(0xfffffffe, 2, false, 2, 0, false).rip, 0);
 	assert_int_equal(retire_insn(0xfffffffd, 3, false, 2, 0, false).rip, 0);
 	assert_int_equal(retire_insn(0xfffffffe, 2, true, 2, 0, false).rip, 0x100000000ull);
 	assert_int_equal(retire_insn(0xfffffffc, 2, false, 2, 0, false).rip, 0xfffffffe);
-	/* only a crossing needs the mode: 64-bit code elsewhere is plain */
-	assert_true(retire_is_plain(0xffffffff80001000ull, 5, 2, 0));
-	assert_false(retire_is_plain(0x1fffffffeull, 5, 2, 0));
 }
 
 static void rf_cleared(void **state)
 {
 	(void)state;
-	assert_false(retire_is_plain(0x1000, 2, RFLAGS_RF | IF, 0));
 	struct retire r = retire_insn(0x1000, 2, true, RFLAGS_RF | IF, 0, false);
 	assert_int_equal(r.rflags, IF);
 	assert_false(r.single_step);
@@ -46,8 +40,6 @@ static void rf_cleared(void **state)
 static void shadows_end(void **state)
 {
 	(void)state;
-	assert_false(retire_is_plain(0x1000, 2, IF, STI));
-	assert_false(retire_is_plain(0x1000, 2, IF, MOV_SS));
 	assert_int_equal(retire_insn(0x1000, 2, true, IF, STI | NMI_BLOCKED, false).intr, NMI_BLOCKED);
 	assert_int_equal(retire_insn(0x1000, 2, true, IF, MOV_SS, false).intr, 0);
 }
@@ -57,7 +49,6 @@ static void shadows_end(void **state)
 static void single_step(void **state)
 {
 	(void)state;
-	assert_false(retire_is_plain(0x1000, 2, RFLAGS_TF, 0));
 	struct retire r = retire_insn(0x1000, 2, true, RFLAGS_TF | RFLAGS_RF, MOV_SS, false);
 	assert_true(r.single_step);
 	assert_int_equal(r.rflags, RFLAGS_TF);
