@@ -92,7 +92,7 @@ static void reserve_release(void *ctx, uint64_t pa)
 
 /* The registers the OS could sleep, reset, or move them through
  * (vmx/pmtrap.h), for the one passthrough VM a boot runs; read-only while
- * it runs. */
+ * it runs but for the keyboard controller's pending command (port_lock). */
 static struct pm_regs pm;
 /* Pages of those registers in memory (and their ECAM configuration
  * pages): read-only in the EPT, writes decoded (passthrough_trapped_write). */
@@ -105,6 +105,9 @@ static unsigned ntrap_pages;
  * access. */
 static uint32_t pci_cf8;
 static volatile int pci_lock;
+/* The other trapped port writes: decided, done and tracked (pm_track: the
+ * keyboard controller's pending command) in one step. */
+static volatile int port_lock;
 static unsigned refusals_said; /* a bit per pm_kind, for one warning each */
 
 #define PCI_CONFIG_ADDRESS 0xcf8
@@ -442,12 +445,18 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 		pci_data(v, port, size, in, val);
 		return;
 	}
-	if (!in) {
-		struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val);
-		if (!pm_act(v, &d, port, false))
-			return;
+	if (in) {
+		forward(port, size, in, val);
+		return;
 	}
-	forward(port, size, in, val);
+	spin_lock(&port_lock);
+	struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val);
+	if (d.verdict == PM_FORWARD) {
+		forward(port, size, in, val);
+		pm_track(&pm, PM_IO, port, size, *val);
+	}
+	spin_unlock(&port_lock);
+	pm_act(v, &d, port, false);
 }
 
 /* Store SIZE bytes of VAL at physical PA (mapped by the host). */

@@ -5,7 +5,15 @@
 #define PM1_SLP_EN (1u << 13)
 #define SLEEP_CTL_SLP_EN (1u << 5)
 #define CF9_RST_CPU 0x04
-#define KBC_PULSE_RESET 0xfe
+/* The 8042 keyboard controller: commands 0xF0-0xFF pulse the output
+ * port's bits 3:0 that are clear in the command's, and bit 0 of that
+ * port is the CPU's reset line (low: reset); command 0xD1 writes the
+ * port with the next byte to the data port (IBM PC AT Technical
+ * Reference, keyboard controller commands). */
+#define KBC_PULSE 0xf0
+#define KBC_RESET_LINE 0x01
+#define KBC_WRITE_OUTPUT 0xd1
+#define PORT_KBC_DATA 0x60
 #define PORT_KBC_CMD 0x64
 #define PORT_RESET_CONTROL 0xcf9
 #define PORT_APM_CNT 0xb2 /* the chipset's APM control port, which raises an SMI */
@@ -49,7 +57,10 @@ static void allow_smi(struct pm_regs *r, uint8_t value)
 void pm_regs_from_acpi(struct pm_regs *r, const struct acpi_info *a)
 {
 	*r = (struct pm_regs){ 0 };
+	/* The data port exits too, reads included: one exit per byte from
+	 * the keyboard or mouse. */
 	pm_add(r, PM_RESET_KBC, PM_IO, PORT_KBC_CMD, 1);
+	pm_add(r, PM_KBC_DATA, PM_IO, PORT_KBC_DATA, 1);
 	pm_add(r, PM_RESET_CF9, PM_IO, PORT_RESET_CONTROL, 1);
 	if (!a || !a->have_fadt) {
 		pm_add(r, PM_SMI_CMD, PM_IO, PORT_APM_CNT, 1);
@@ -128,7 +139,11 @@ static struct pm_decision judge(const struct pm_regs *r, const struct pm_reg *g,
 			d.verdict = PM_RESET;
 		break;
 	case PM_RESET_KBC:
-		if ((uint8_t)v == KBC_PULSE_RESET)
+		if ((v & KBC_PULSE) == KBC_PULSE && !(v & KBC_RESET_LINE))
+			d.verdict = PM_RESET;
+		break;
+	case PM_KBC_DATA:
+		if (r->kbc_cmd == KBC_WRITE_OUTPUT && !(v & KBC_RESET_LINE))
 			d.verdict = PM_RESET;
 		break;
 	case PM_SMI_CMD:
@@ -164,6 +179,23 @@ struct pm_decision pm_decide(const struct pm_regs *r, enum pm_space space, uint6
 			best = d;
 	}
 	return best;
+}
+
+void pm_track(struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size, uint64_t val)
+{
+	if (size < 1 || size > 8)
+		return;
+	for (unsigned i = 0; i < r->n && i < PM_MAX_REGS; i++) {
+		const struct pm_reg *g = &r->reg[i];
+		uint32_t v, mask;
+		if (g->space != space || !pm_overlap(addr, size, val, g->addr, g->len, &v, &mask))
+			continue;
+		/* No port access reaches both (at most 4 bytes, 4 apart). */
+		if (g->kind == PM_RESET_KBC)
+			r->kbc_cmd = (uint8_t)v;
+		else if (g->kind == PM_KBC_DATA)
+			r->kbc_cmd = 0;
+	}
 }
 
 bool pm_cf8_access(uint32_t cf8, uint16_t port, unsigned size, uint32_t val, uint64_t *cfg, unsigned *cfg_size,
@@ -260,6 +292,8 @@ const char *pm_kind_name(enum pm_kind k)
 		return "reset control (0xcf9)";
 	case PM_RESET_KBC:
 		return "keyboard controller";
+	case PM_KBC_DATA:
+		return "keyboard controller data";
 	case PM_SMI_CMD:
 		return "SMI command";
 	case PM_GUARD:

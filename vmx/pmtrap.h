@@ -30,7 +30,8 @@ enum pm_kind {
 	PM_SLEEP_CTL,  /* hardware-reduced: SLP_TYP 4:2, SLP_EN bit 5 (4.8.3.7) */
 	PM_RESET_REG,  /* the FADT's RESET_REG: RESET_VALUE resets (4.8.3.6) */
 	PM_RESET_CF9,  /* reset control: RST_CPU (bit 2) resets */
-	PM_RESET_KBC,  /* keyboard controller command: 0xFE pulses reset */
+	PM_RESET_KBC,  /* keyboard controller command: 0xF0-0xFE with bit 0 clear pulse reset */
+	PM_KBC_DATA,   /* keyboard controller data: after command 0xD1, bit 0 clear resets */
 	PM_SMI_CMD,    /* SMI command: only the FADT's own values go through */
 	PM_GUARD,      /* a chipset register that places the ones above */
 };
@@ -41,7 +42,9 @@ struct pm_reg {
 	uint32_t value, mask;	  /* PM_GUARD: bits MASK must keep VALUE */
 };
 
-#define PM_MAX_REGS 16
+/* 9 from the FADT and the legacy ports, 2 for each of the 3 chipsets' PM
+ * bases, 2 for PCIEXBAR. */
+#define PM_MAX_REGS 20
 #define PM_MAX_SMI_VALUES 4
 
 struct pm_regs {
@@ -52,6 +55,10 @@ struct pm_regs {
 	uint8_t reset_value;
 	uint8_t smi_ok[PM_MAX_SMI_VALUES];
 	unsigned nsmi_ok;
+	/* The keyboard controller's last command, until a data byte takes
+	 * it (pm_track): what that byte means depends on it. The one field
+	 * that changes while the VM runs. */
+	uint8_t kbc_cmd;
 };
 
 /* Add a register of LEN bytes; false when full or LEN is not 1-4. */
@@ -62,7 +69,8 @@ bool pm_add(struct pm_regs *r, enum pm_kind kind, enum pm_space space, uint64_t 
 bool pm_add_guard(struct pm_regs *r, uint64_t cfg, unsigned len, uint32_t value, uint32_t mask);
 
 /* The registers the FADT names (PM1a/b control, sleep control, reset,
- * SMI command) and the legacy ones every PC has (0xCF9, 0x64, 0xB2). */
+ * SMI command) and the legacy ones every PC has (0xCF9, the keyboard
+ * controller's 0x64 and 0x60, 0xB2). */
 void pm_regs_from_acpi(struct pm_regs *r, const struct acpi_info *a);
 
 /* The bytes of a write of SIZE (1-8) bytes of VAL at ADDR that land on
@@ -90,6 +98,12 @@ struct pm_decision {
  * strongest verdict of any register it touches (the order above). */
 struct pm_decision pm_decide(const struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size,
 			     uint64_t val);
+
+/* A write of SIZE bytes of VAL at ADDR in SPACE went to the hardware: the
+ * state later decisions depend on follows it (a command to the keyboard
+ * controller waits for its data byte; a data byte takes it). The caller
+ * makes the decision, the write and this one step for other CPUs. */
+void pm_track(struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size, uint64_t val);
 
 /* PCI configuration mechanism #1 (PCI Local Bus 3.0, 3.2.2.3.2): an
  * access of SIZE bytes at PORT, CONFIG_ADDRESS being CF8. The part of it

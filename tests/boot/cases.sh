@@ -588,6 +588,26 @@ expect "S5 at PM1a_CNT still powers off" '^\[cpu0\] VM-END name=pt cause=powerof
 expect_canaries 1
 isolation_holds
 
+# Keyboard-controller resets other than 0xFE (issue 12, review of the
+# fixes): the OS's A20 gating (0xD1, then 0xDF with the reset line's bit 0
+# set) and the null command 0xFF go through; the output port written with
+# bit 0 clear (0xD1, then 0xDE at port 0x60), and command 0xF0 (it pulses
+# bits 3:0, the reset line among them) end the VM as the OS's reset.
+# Before the fix the first reset Bochs behind the hypervisor, and Bochs
+# ignores the second: the OS went on.
+boot ptkbcd1 bochs 60 -m "$PTESC -- test=kbc-reset how=d1" -m "$CANARY"
+expect "the OS's A20 gating and null command go through" 'pt\| kbc: 0xd1 then 0xdf \(A20 on\), and 0xff: went on$'
+expect "0xd1, then bit 0 clear at port 0x60: the OS's reset" 'VM pt: the OS reset the machine \(port 0x60, value 0xde\)$'
+expect "0xd1 reset: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
+expect_none "0xd1 reset: the OS did not go on" 'pt\| kbc: came back'
+expect_canaries 1
+boot ptkbcpulse bochs 60 -m "$PTESC -- test=kbc-reset how=pulse cmd=0xf0" -m "$CANARY"
+expect "the OS's A20 gating and null command go through" 'pt\| kbc: 0xd1 then 0xdf \(A20 on\), and 0xff: went on$'
+expect "command 0xf0 (pulses the reset line): the OS's reset" 'VM pt: the OS reset the machine \(port 0x64, value 0xf0\)$'
+expect "0xf0 pulse: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
+expect_none "0xf0 pulse: the OS did not go on" 'pt\| kbc: came back'
+expect_canaries 1
+
 # Issue 12, finding 5: the machine's OS cannot rewrite what later VMs are
 # made of. A first boot finds where GRUB put the boot information (its RSDP
 # copy is in it) and the later VM's module; two more boots with command

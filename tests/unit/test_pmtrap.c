@@ -145,6 +145,68 @@ static void test_resets(void **state)
 	assert_int_equal(pm_decide(&r, PM_MEM, 0xfed02000, 1, 0x0e).verdict, PM_FORWARD);
 }
 
+/* A write the hypervisor lets through, as passthrough_port does it. */
+static enum pm_verdict io_done(struct pm_regs *r, uint64_t port, unsigned size, uint64_t val)
+{
+	enum pm_verdict v = io(r, port, size, val);
+	if (v == PM_FORWARD)
+		pm_track(r, PM_IO, port, size, val);
+	return v;
+}
+
+/* Every 8042 command that pulses the reset line (0xF0-0xFE with bit 0
+ * clear), and the output port written through 0xD1 with bit 0 clear. */
+static void test_kbc_resets(void **state)
+{
+	(void)state;
+	struct pm_regs r;
+	bochs(&r);
+	for (unsigned c = 0xf0; c <= 0xff; c++)
+		assert_int_equal(io(&r, 0x64, 1, c), c & 1 ? PM_FORWARD : PM_RESET);
+	assert_int_equal(io(&r, 0x64, 1, 0xef), PM_FORWARD);
+	assert_int_equal(io(&r, 0x64, 1, 0x0e), PM_FORWARD);
+	/* any width or alignment that puts the byte at 0x64 */
+	assert_int_equal(io(&r, 0x64, 2, 0x00f0), PM_RESET);
+	assert_int_equal(io(&r, 0x63, 2, 0xf400), PM_RESET);
+	assert_int_equal(io(&r, 0x61, 4, 0xfa000000), PM_RESET);
+	assert_int_equal(io(&r, 0x61, 4, 0xfb000000), PM_FORWARD);
+	assert_int_equal(io(&r, 0x62, 2, 0xf0f0), PM_FORWARD); /* 0x62-0x63 only */
+
+	/* 0xD1, then the output port: A20 gating keeps bit 0 set. */
+	bochs(&r);
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xdf), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xde), PM_FORWARD); /* the data byte took the command */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xde), PM_RESET);
+	struct pm_decision d = pm_decide(&r, PM_IO, 0x60, 1, 0xde);
+	assert_int_equal(d.reg->kind, PM_KBC_DATA);
+	assert_int_equal(d.value, 0xde);
+	/* ... as a word at 0x60 (0x61 is port B), or a dword ending there */
+	assert_int_equal(io(&r, 0x60, 2, 0x00fe), PM_RESET);
+	assert_int_equal(io(&r, 0x5d, 4, 0x02000000), PM_RESET);
+	assert_int_equal(io(&r, 0x5d, 4, 0x03000000), PM_FORWARD);
+	assert_int_equal(io(&r, 0x61, 1, 0x00), PM_FORWARD);
+	/* Another command in between replaces 0xD1: Linux's A20 code
+	 * writes 0xFF after it. */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xff), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0x00), PM_FORWARD);
+	/* a command through a word at 0x63, its byte through a word at 0x5f */
+	assert_int_equal(io_done(&r, 0x63, 2, 0xd100), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x5f, 2, 0x0000), PM_RESET);
+	/* Reads take nothing: only writes are tracked. Without a pending
+	 * command, data bytes go to the keyboard. */
+	bochs(&r);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xf4), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x64, 1, 0x60), PM_FORWARD); /* write the command byte */
+	assert_int_equal(io_done(&r, 0x60, 1, 0x46), PM_FORWARD);
+	/* A port write elsewhere leaves the pending command alone. */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x80, 1, 0x00), PM_FORWARD);
+	assert_int_equal(pm_decide(&r, PM_MEM, 0x60, 1, 0x00).verdict, PM_FORWARD);
+	assert_int_equal(io(&r, 0x60, 1, 0x00), PM_RESET);
+}
+
 static void test_smi_command(void **state)
 {
 	(void)state;
@@ -355,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_pm1_any_size_and_alignment),
 		cmocka_unit_test(test_pm1b_and_sleep_control),
 		cmocka_unit_test(test_resets),
+		cmocka_unit_test(test_kbc_resets),
 		cmocka_unit_test(test_smi_command),
 		cmocka_unit_test(test_strongest_verdict),
 		cmocka_unit_test(test_cf8),
