@@ -259,22 +259,51 @@ unsigned pm_add_chipset_guards(struct pm_regs *r, uint16_t pm1_port, pm_cfg_read
 	return added;
 }
 
-/* Intel's host bridge: PCIEXBAR at 0x60, base bits 38:26, length 2:1,
- * enable 0 (Q35/ICH9 MCH and Core processors' host bridges alike). */
+/* Intel's host bridge: PCIEXBAR at 0x60, base bits 38:26, length 2:1
+ * (3:1 from Skylake on), enable 0; bits 25:4 are reserved, zero, in every
+ * generation's (Q35/ICH9 MCH, 3 and 4 Series, Core processors). */
 #define PCIEXBAR 0x60
-#define PCIEXBAR_LO_MASK 0xfc000007u
-#define PCIEXBAR_HI_MASK 0x7fu
+#define PCIEXBAR_EN 0x1u
+#define PCIEXBAR_BASE_LO 0xfc000000u
+#define PCIEXBAR_RESERVED 0x03fffff0u
+#define PCIEXBAR_LO_MASK (PCIEXBAR_BASE_LO | 0xfu)
+#define HOST_BRIDGE_CLASS 0x0600
+#define I440FX 0x1237 /* Bochs' and QEMU's pc */
+#define I440BX 0x7190 /* VMware's and others' */
 
-bool pm_add_ecam_guard(struct pm_regs *r, uint64_t mcfg_base, pm_cfg_read_fn *read, void *ctx)
+/*
+ * Which host bridge has a PCIEXBAR there: Intel's since the 965 chipsets
+ * (3 and 4 Series, QEMU's Q35, every Core processor's host bridge). Their
+ * device IDs follow no simple rule, and Intel's older bridges keep other
+ * registers at 0x60: the 440FX and 440BX their DRAM row boundaries
+ * (DRB0-7, which firmware sets when it sizes memory), the 9xx chipsets up
+ * to the 945 (PCIEXBAR at 0x48) DRAM registers or nothing. So: an Intel
+ * host bridge other than the 440FX and 440BX that emulators present,
+ * whose dword there could be a PCIEXBAR (its reserved bits clear). A real
+ * one always is; a wrong match costs nothing, as a guard only refuses
+ * changes and no OS writes firmware's DRAM registers.
+ */
+static bool has_pciexbar(pm_cfg_read_fn *read, void *ctx, uint32_t lo)
 {
-	if ((read(ctx, pm_cfg(0, 0, 0, 0)) & 0xffff) != 0x8086 || read(ctx, pm_cfg(0, 0, 0, 8)) >> 16 != 0x0600)
+	uint32_t id = read(ctx, pm_cfg(0, 0, 0, 0));
+	return (id & 0xffff) == 0x8086 && id >> 16 != I440FX && id >> 16 != I440BX &&
+	       read(ctx, pm_cfg(0, 0, 0, 8)) >> 16 == HOST_BRIDGE_CLASS && !(lo & PCIEXBAR_RESERVED);
+}
+
+bool pm_add_ecam_guard(struct pm_regs *r, pm_cfg_read_fn *read, void *ctx, uint64_t *window)
+{
+	uint32_t lo = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR));
+	*window = 0;
+	if (r->n + 2 > PM_MAX_REGS || !has_pciexbar(read, ctx, lo))
 		return false;
-	uint32_t lo = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR)), hi = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR + 4));
-	uint64_t base = ((uint64_t)(hi & PCIEXBAR_HI_MASK) << 32) | (lo & 0xfc000000u);
-	if (!(lo & 1) || base != mcfg_base)
-		return false;
-	return pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR), 4, lo, PCIEXBAR_LO_MASK) &&
-	       pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR + 4), 4, hi, PCIEXBAR_HI_MASK);
+	/* The high dword holds base bits from 32 up; all of it is kept
+	 * (bits a CPU does not implement read zero and stay so). */
+	uint32_t hi = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR + 4));
+	pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR), 4, lo, PCIEXBAR_LO_MASK);
+	pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR + 4), 4, hi, 0xffffffffu);
+	if (lo & PCIEXBAR_EN)
+		*window = (uint64_t)hi << 32 | (lo & PCIEXBAR_BASE_LO);
+	return true;
 }
 
 const char *pm_kind_name(enum pm_kind k)

@@ -131,10 +131,12 @@ static inline uint64_t pm_cfg(unsigned bus, unsigned dev, unsigned fn, unsigned 
 typedef uint32_t pm_cfg_read_fn(void *ctx, uint64_t cfg);
 unsigned pm_add_chipset_guards(struct pm_regs *r, uint16_t pm1_port, pm_cfg_read_fn *read, void *ctx);
 
-/* With an MCFG: the Intel host bridge's PCIEXBAR (00:00.0, 0x60), which
- * places the ECAM window, when it holds MCFG_BASE; moving the window
- * would take the guards' ECAM pages out of the hypervisor's sight. */
-bool pm_add_ecam_guard(struct pm_regs *r, uint64_t mcfg_base, pm_cfg_read_fn *read, void *ctx);
+/* The Intel host bridge's PCIEXBAR (00:00.0, 0x60), which turns the ECAM
+ * window on and places it, added as a guard wherever the bridge has one,
+ * on or off, named by an MCFG or not: an OS that opened or moved the
+ * window could reach the guarded registers through pages the hypervisor
+ * does not watch. *WINDOW: the window's base when it is on, else 0. */
+bool pm_add_ecam_guard(struct pm_regs *r, pm_cfg_read_fn *read, void *ctx, uint64_t *window);
 
 /* A short name for a register kind ("PM1a_CNT", "SMI_CMD", ...). */
 const char *pm_kind_name(enum pm_kind k);
