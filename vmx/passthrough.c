@@ -16,6 +16,7 @@
 #include "vmx/decode.h"
 #include "vmx/ept.h"
 #include "vmx/pmtrap.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -527,7 +528,9 @@ bool passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
  * 10:8) go only to a CPU of the VM by its APIC ID: each of those waits for
  * SIPI in VMX non-root operation, where they cause INIT and SIPI exits
  * (vmx/exit.c). To a CPU outside the VM, or by a shorthand that could
- * reach one, they are dropped: no CPU runs the OS outside the hypervisor. */
+ * reach one, they are dropped: no CPU runs the OS outside the hypervisor.
+ * Called only for a write that sends its IPI (vmx/ptpolicy.h), since one
+ * is counted here for its target. */
 static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 {
 	struct vm *vm = v->vm;
@@ -573,22 +576,21 @@ void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 	}
 	uint32_t val = (uint32_t)(m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm);
 	volatile uint32_t *apic = phys_to_virt(PASSTHROUGH_APIC);
-	if (off != APIC_ICR_LOW || icr_allowed(v, val, apic[APIC_ICR_HIGH / 4] >> 24))
+	/* The APIC is this CPU's, the OS's own. Where its page is no APIC
+	 * (x2APIC mode), the write goes where the OS's would: it sends
+	 * nothing, so no IPI is judged or counted. */
+	if (off != APIC_ICR_LOW || !apic_mmio_icr_sends(rdmsr(MSR_IA32_APIC_BASE)) ||
+	    icr_allowed(v, val, apic[APIC_ICR_HIGH / 4] >> 24))
 		apic[off / 4] = val;
 	vcpu_skip(m.len);
 }
 
-/* The ICR's reserved bits in x2APIC mode (SDM vol. 3A, 11.12.1.3 and
- * 11.12.9): a WRMSR that sets any is #GP. */
-#define X2APIC_ICR_RESERVED 0xfff32000ull
-
 bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value)
 {
 	/* The MSR bitmap makes this WRMSR exit before the CPU checks it:
-	 * in xAPIC mode the x2APIC MSRs do not exist (11.12.1.2), and the
-	 * reserved bits are checked before an IPI is counted. The write
-	 * itself is fault-safe too: a #GP goes to the guest. */
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_EXTD) || (value & X2APIC_ICR_RESERVED))
+	 * what would make it #GP is checked before an IPI is counted. The
+	 * write itself is fault-safe too: a #GP goes to the guest. */
+	if (!x2apic_icr_sends(rdmsr(MSR_IA32_APIC_BASE), value))
 		return false;
 	if (icr_allowed(v, (uint32_t)value, (uint32_t)(value >> 32)))
 		return wrmsr_safe(0x830, value);

@@ -1,6 +1,6 @@
 /*
  * The machine's own OS trying to get out from under the hypervisor (issue
- * 12, findings 4 and 5): a passthrough guest (built at 16 MiB, run with
+ * 12, findings 4, 5 and 11): a passthrough guest (built at 16 MiB, run with
  * "passthrough mode=long64 load=0x1000000"), one attack per run, chosen by
  * its command line:
  *   test=sleep-byte [typ=N]   SLP_TYP=N (default 1, S3 on the PIIX4) with
