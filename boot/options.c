@@ -117,6 +117,8 @@ static bool parse_selftest(const struct arg *a, struct hv_options *o)
 		o->selftest_entry_failure = true;
 	else if (arg_value_is(a, "ept-build"))
 		o->selftest_ept_build = true;
+	else if (arg_value_is(a, "stuck-stop"))
+		o->selftest_stuck_stop = true;
 	else
 		return false;
 	return true;
@@ -134,7 +136,7 @@ static const struct option_desc {
 	{ "apicv", "on or off", parse_apicv },
 	{ "stats", "0 or 1", parse_stats },
 	{ "console_hold", "0 or 1", parse_console_hold },
-	{ "selftest", "fault, entry-failure or ept-build", parse_selftest },
+	{ "selftest", "fault, entry-failure, ept-build or stuck-stop", parse_selftest },
 };
 
 int options_parse(const char *cmdline, struct hv_options *o, options_diag_fn diag, void *ctx)

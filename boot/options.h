@@ -25,6 +25,7 @@ struct hv_options {
 	bool selftest_fault;	     /* selftest=fault: a page fault on purpose after the report */
 	bool selftest_entry_failure; /* selftest=entry-failure: the first VM's entry fails */
 	bool selftest_ept_build;     /* selftest=ept-build: time a 4 GiB guest's eager EPT after the VMs */
+	bool selftest_stuck_stop;    /* selftest=stuck-stop: a VM's last vCPU stays in its loop after its end */
 };
 
 /* Called once per problem with a one-line message (no prefix). */

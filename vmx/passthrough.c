@@ -16,6 +16,7 @@
 #include "vmx/decode.h"
 #include "vmx/ept.h"
 #include "vmx/pmtrap.h"
+#include "vmx/ptpolicy.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -92,19 +93,29 @@ static void reserve_release(void *ctx, uint64_t pa)
 
 /* The registers the OS could sleep, reset, or move them through
  * (vmx/pmtrap.h), for the one passthrough VM a boot runs; read-only while
- * it runs. */
+ * it runs but for the keyboard controller's pending command (port_lock). */
 static struct pm_regs pm;
 /* Pages of those registers in memory (and their ECAM configuration
- * pages): read-only in the EPT, writes decoded (passthrough_trapped_write). */
-#define MAX_TRAP_PAGES 8
+ * pages): read-only in the EPT, writes decoded (passthrough_trapped_write).
+ * At most 4 registers in memory, and 4 functions' configuration (00:00.0,
+ * 00:01.3, 00:1f.0, 00:1f.2) in each of 2 ECAM windows. */
+#define MAX_TRAP_PAGES 12
 static uint64_t trap_page[MAX_TRAP_PAGES];
 static unsigned ntrap_pages;
+/* Where ECAM reaches bus 0's configuration: the MCFG's window, and the
+ * one PCIEXBAR turns on if that is another (or there is no MCFG). */
+#define MAX_ECAM 2
+static uint64_t ecam[MAX_ECAM];
+static unsigned necam;
 /* CONFIG_ADDRESS as the OS last wrote it. The real one is written by the
  * hypervisor, under pci_lock, right before each data access it lets
  * through, so that no vCPU can change it between the check and the
  * access. */
 static uint32_t pci_cf8;
 static volatile int pci_lock;
+/* The other trapped port writes: decided, done and tracked (pm_track: the
+ * keyboard controller's pending command) in one step. */
+static volatile int port_lock;
 static unsigned refusals_said; /* a bit per pm_kind, for one warning each */
 
 #define PCI_CONFIG_ADDRESS 0xcf8
@@ -120,14 +131,17 @@ static uint32_t cfg_read(void *ctx, uint64_t cfg)
 	return inl(PCI_CONFIG_DATA);
 }
 
-static void trap_page_add(uint64_t pa)
+/* False when there is no room: the page would not be watched. */
+static bool trap_page_add(uint64_t pa)
 {
 	pa = align_down(pa, PAGE_SIZE);
 	for (unsigned i = 0; i < ntrap_pages; i++)
 		if (trap_page[i] == pa)
-			return;
-	if (ntrap_pages < MAX_TRAP_PAGES)
-		trap_page[ntrap_pages++] = pa;
+			return true;
+	if (ntrap_pages == MAX_TRAP_PAGES)
+		return false;
+	trap_page[ntrap_pages++] = pa;
+	return true;
 }
 
 /* ECAM, from the MCFG, reaches bus 0's configuration space. */
@@ -146,20 +160,30 @@ static void pm_setup(const char *name)
 	unsigned guards = 0;
 	if (a->have_fadt && a->pm1a_cnt.space == ACPI_SPACE_IO && a->pm1a_cnt.address)
 		guards = pm_add_chipset_guards(&pm, (uint16_t)a->pm1a_cnt.address, cfg_read, NULL);
-	if (ecam_reaches_bus0() && pm_add_ecam_guard(&pm, a->mcfg_base, cfg_read, NULL))
+	uint64_t pciexbar = 0;
+	if (pm_add_ecam_guard(&pm, cfg_read, NULL, &pciexbar))
 		guards += 2;
 	outl(PCI_CONFIG_ADDRESS, pci_cf8);
+	necam = 0;
+	if (ecam_reaches_bus0())
+		ecam[necam++] = a->mcfg_base;
+	if (pciexbar && !(necam && ecam[0] == pciexbar))
+		ecam[necam++] = pciexbar;
 	refusals_said = 0;
 	ntrap_pages = 0;
+	bool all = true;
 	for (unsigned i = 0; i < pm.n; i++) {
 		if (pm.reg[i].space == PM_MEM)
-			trap_page_add(pm.reg[i].addr);
-		else if (pm.reg[i].space == PM_PCI && ecam_reaches_bus0())
-			trap_page_add(a->mcfg_base + pm.reg[i].addr);
+			all &= trap_page_add(pm.reg[i].addr);
+		for (unsigned w = 0; pm.reg[i].space == PM_PCI && w < necam; w++)
+			all &= trap_page_add(ecam[w] + pm.reg[i].addr);
 	}
+	if (!all)
+		log_err("VM %s: more than %u pages of power registers and their configuration: the rest stay writable",
+			name, MAX_TRAP_PAGES);
 	log_info("VM %s: %u power and reset registers watched, %u chipset registers that place them kept, %u pages "
-		 "of them read-only",
-		 name, pm.n - guards, guards, ntrap_pages);
+		 "of them read-only (%u ECAM window%s)",
+		 name, pm.n - guards, guards, ntrap_pages, necam, necam == 1 ? "" : "s");
 }
 
 bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t errlen)
@@ -361,10 +385,13 @@ static void refused(struct vcpu *v, const struct pm_decision *d)
 			 "sleep behind the hypervisor (later ones are dropped without a word)",
 			 name, d->value & 0xff, (unsigned long long)d->reg->addr);
 	else
-		log_warn("VM %s: a write to PCI %02x:%02x.%x register %#llx dropped: it would move or turn off the "
-			 "ACPI PM registers the hypervisor watches (later ones are dropped without a word)",
+		log_warn("VM %s: a write to PCI %02x:%02x.%x register %#llx dropped: it would %s (later ones are "
+			 "dropped without a word)",
 			 name, (unsigned)(cfg >> 20) & 0xff, (unsigned)(cfg >> 15) & 0x1f, (unsigned)(cfg >> 12) & 7,
-			 (unsigned long long)(cfg & 0xfff));
+			 (unsigned long long)(cfg & 0xfff),
+			 cfg < pm_cfg(0, 1, 0, 0) ? "open or move the ECAM window (PCIEXBAR) away from where the "
+						   "hypervisor watches configuration space"
+						 : "move or turn off the ACPI PM registers the hypervisor watches");
 }
 
 /* Carry out decision D on a write at ADDR (a port, or memory when MEM):
@@ -442,12 +469,18 @@ void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
 		pci_data(v, port, size, in, val);
 		return;
 	}
-	if (!in) {
-		struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val);
-		if (!pm_act(v, &d, port, false))
-			return;
+	if (in) {
+		forward(port, size, in, val);
+		return;
 	}
-	forward(port, size, in, val);
+	spin_lock(&port_lock);
+	struct pm_decision d = pm_decide(&pm, PM_IO, port, size, *val);
+	if (d.verdict == PM_FORWARD) {
+		forward(port, size, in, val);
+		pm_track(&pm, PM_IO, port, size, *val);
+	}
+	spin_unlock(&port_lock);
+	pm_act(v, &d, port, false);
 }
 
 /* Store SIZE bytes of VAL at physical PA (mapped by the host). */
@@ -484,9 +517,9 @@ void passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
 	}
 	uint64_t val = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) >> (m.high8 ? 8 : 0) : m.imm;
 	struct pm_decision d = pm_decide(&pm, PM_MEM, gpa, m.size, val), c;
-	uint64_t ecam = hv_acpi.mcfg_base;
-	if (ecam_reaches_bus0() && gpa >= ecam && (c = pm_decide(&pm, PM_PCI, gpa - ecam, m.size, val)).verdict > d.verdict)
-		d = c;
+	for (unsigned w = 0; w < necam; w++)
+		if (gpa >= ecam[w] && (c = pm_decide(&pm, PM_PCI, gpa - ecam[w], m.size, val)).verdict > d.verdict)
+			d = c;
 	if (pm_act(v, &d, gpa, true))
 		store(gpa, m.size, val);
 	if (v->cause == CAUSE_RUNNING)
@@ -497,7 +530,9 @@ void passthrough_trapped_write(struct vcpu *v, uint64_t gpa)
  * 10:8) go only to a CPU of the VM by its APIC ID: each of those waits for
  * SIPI in VMX non-root operation, where they cause INIT and SIPI exits
  * (vmx/exit.c). To a CPU outside the VM, or by a shorthand that could
- * reach one, they are dropped: no CPU runs the OS outside the hypervisor. */
+ * reach one, they are dropped: no CPU runs the OS outside the hypervisor.
+ * Called only for a write that sends its IPI (vmx/ptpolicy.h), since one
+ * is counted here for its target. */
 static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 {
 	struct vm *vm = v->vm;
@@ -543,22 +578,21 @@ void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 	}
 	uint32_t val = (uint32_t)(m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm);
 	volatile uint32_t *apic = phys_to_virt(PASSTHROUGH_APIC);
-	if (off != APIC_ICR_LOW || icr_allowed(v, val, apic[APIC_ICR_HIGH / 4] >> 24))
+	/* The APIC is this CPU's, the OS's own. Where its page is no APIC
+	 * (x2APIC mode), the write goes where the OS's would: it sends
+	 * nothing, so no IPI is judged or counted. */
+	if (off != APIC_ICR_LOW || !apic_mmio_icr_sends(rdmsr(MSR_IA32_APIC_BASE)) ||
+	    icr_allowed(v, val, apic[APIC_ICR_HIGH / 4] >> 24))
 		apic[off / 4] = val;
 	vcpu_skip(m.len);
 }
 
-/* The ICR's reserved bits in x2APIC mode (SDM vol. 3A, 11.12.1.3 and
- * 11.12.9): a WRMSR that sets any is #GP. */
-#define X2APIC_ICR_RESERVED 0xfff32000ull
-
 bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value)
 {
 	/* The MSR bitmap makes this WRMSR exit before the CPU checks it:
-	 * in xAPIC mode the x2APIC MSRs do not exist (11.12.1.2), and the
-	 * reserved bits are checked before an IPI is counted. The write
-	 * itself is fault-safe too: a #GP goes to the guest. */
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_EXTD) || (value & X2APIC_ICR_RESERVED))
+	 * what would make it #GP is checked before an IPI is counted. The
+	 * write itself is fault-safe too: a #GP goes to the guest. */
+	if (!x2apic_icr_sends(rdmsr(MSR_IA32_APIC_BASE), value))
 		return false;
 	if (icr_allowed(v, (uint32_t)value, (uint32_t)(value >> 32)))
 		return wrmsr_safe(0x830, value);

@@ -5,7 +5,15 @@
 #define PM1_SLP_EN (1u << 13)
 #define SLEEP_CTL_SLP_EN (1u << 5)
 #define CF9_RST_CPU 0x04
-#define KBC_PULSE_RESET 0xfe
+/* The 8042 keyboard controller: commands 0xF0-0xFF pulse the output
+ * port's bits 3:0 that are clear in the command's, and bit 0 of that
+ * port is the CPU's reset line (low: reset); command 0xD1 writes the
+ * port with the next byte to the data port (IBM PC AT Technical
+ * Reference, keyboard controller commands). */
+#define KBC_PULSE 0xf0
+#define KBC_RESET_LINE 0x01
+#define KBC_WRITE_OUTPUT 0xd1
+#define PORT_KBC_DATA 0x60
 #define PORT_KBC_CMD 0x64
 #define PORT_RESET_CONTROL 0xcf9
 #define PORT_APM_CNT 0xb2 /* the chipset's APM control port, which raises an SMI */
@@ -49,7 +57,10 @@ static void allow_smi(struct pm_regs *r, uint8_t value)
 void pm_regs_from_acpi(struct pm_regs *r, const struct acpi_info *a)
 {
 	*r = (struct pm_regs){ 0 };
+	/* The data port exits too, reads included: one exit per byte from
+	 * the keyboard or mouse. */
 	pm_add(r, PM_RESET_KBC, PM_IO, PORT_KBC_CMD, 1);
+	pm_add(r, PM_KBC_DATA, PM_IO, PORT_KBC_DATA, 1);
 	pm_add(r, PM_RESET_CF9, PM_IO, PORT_RESET_CONTROL, 1);
 	if (!a || !a->have_fadt) {
 		pm_add(r, PM_SMI_CMD, PM_IO, PORT_APM_CNT, 1);
@@ -128,7 +139,11 @@ static struct pm_decision judge(const struct pm_regs *r, const struct pm_reg *g,
 			d.verdict = PM_RESET;
 		break;
 	case PM_RESET_KBC:
-		if ((uint8_t)v == KBC_PULSE_RESET)
+		if ((v & KBC_PULSE) == KBC_PULSE && !(v & KBC_RESET_LINE))
+			d.verdict = PM_RESET;
+		break;
+	case PM_KBC_DATA:
+		if (r->kbc_cmd == KBC_WRITE_OUTPUT && !(v & KBC_RESET_LINE))
 			d.verdict = PM_RESET;
 		break;
 	case PM_SMI_CMD:
@@ -164,6 +179,23 @@ struct pm_decision pm_decide(const struct pm_regs *r, enum pm_space space, uint6
 			best = d;
 	}
 	return best;
+}
+
+void pm_track(struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size, uint64_t val)
+{
+	if (size < 1 || size > 8)
+		return;
+	for (unsigned i = 0; i < r->n && i < PM_MAX_REGS; i++) {
+		const struct pm_reg *g = &r->reg[i];
+		uint32_t v, mask;
+		if (g->space != space || !pm_overlap(addr, size, val, g->addr, g->len, &v, &mask))
+			continue;
+		/* No port access reaches both (at most 4 bytes, 4 apart). */
+		if (g->kind == PM_RESET_KBC)
+			r->kbc_cmd = (uint8_t)v;
+		else if (g->kind == PM_KBC_DATA)
+			r->kbc_cmd = 0;
+	}
 }
 
 bool pm_cf8_access(uint32_t cf8, uint16_t port, unsigned size, uint32_t val, uint64_t *cfg, unsigned *cfg_size,
@@ -227,22 +259,51 @@ unsigned pm_add_chipset_guards(struct pm_regs *r, uint16_t pm1_port, pm_cfg_read
 	return added;
 }
 
-/* Intel's host bridge: PCIEXBAR at 0x60, base bits 38:26, length 2:1,
- * enable 0 (Q35/ICH9 MCH and Core processors' host bridges alike). */
+/* Intel's host bridge: PCIEXBAR at 0x60, base bits 38:26, length 2:1
+ * (3:1 from Skylake on), enable 0; bits 25:4 are reserved, zero, in every
+ * generation's (Q35/ICH9 MCH, 3 and 4 Series, Core processors). */
 #define PCIEXBAR 0x60
-#define PCIEXBAR_LO_MASK 0xfc000007u
-#define PCIEXBAR_HI_MASK 0x7fu
+#define PCIEXBAR_EN 0x1u
+#define PCIEXBAR_BASE_LO 0xfc000000u
+#define PCIEXBAR_RESERVED 0x03fffff0u
+#define PCIEXBAR_LO_MASK (PCIEXBAR_BASE_LO | 0xfu)
+#define HOST_BRIDGE_CLASS 0x0600
+#define I440FX 0x1237 /* Bochs' and QEMU's pc */
+#define I440BX 0x7190 /* VMware's and others' */
 
-bool pm_add_ecam_guard(struct pm_regs *r, uint64_t mcfg_base, pm_cfg_read_fn *read, void *ctx)
+/*
+ * Which host bridge has a PCIEXBAR there: Intel's since the 965 chipsets
+ * (3 and 4 Series, QEMU's Q35, every Core processor's host bridge). Their
+ * device IDs follow no simple rule, and Intel's older bridges keep other
+ * registers at 0x60: the 440FX and 440BX their DRAM row boundaries
+ * (DRB0-7, which firmware sets when it sizes memory), the 9xx chipsets up
+ * to the 945 (PCIEXBAR at 0x48) DRAM registers or nothing. So: an Intel
+ * host bridge other than the 440FX and 440BX that emulators present,
+ * whose dword there could be a PCIEXBAR (its reserved bits clear). A real
+ * one always is; a wrong match costs nothing, as a guard only refuses
+ * changes and no OS writes firmware's DRAM registers.
+ */
+static bool has_pciexbar(pm_cfg_read_fn *read, void *ctx, uint32_t lo)
 {
-	if ((read(ctx, pm_cfg(0, 0, 0, 0)) & 0xffff) != 0x8086 || read(ctx, pm_cfg(0, 0, 0, 8)) >> 16 != 0x0600)
+	uint32_t id = read(ctx, pm_cfg(0, 0, 0, 0));
+	return (id & 0xffff) == 0x8086 && id >> 16 != I440FX && id >> 16 != I440BX &&
+	       read(ctx, pm_cfg(0, 0, 0, 8)) >> 16 == HOST_BRIDGE_CLASS && !(lo & PCIEXBAR_RESERVED);
+}
+
+bool pm_add_ecam_guard(struct pm_regs *r, pm_cfg_read_fn *read, void *ctx, uint64_t *window)
+{
+	uint32_t lo = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR));
+	*window = 0;
+	if (r->n + 2 > PM_MAX_REGS || !has_pciexbar(read, ctx, lo))
 		return false;
-	uint32_t lo = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR)), hi = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR + 4));
-	uint64_t base = ((uint64_t)(hi & PCIEXBAR_HI_MASK) << 32) | (lo & 0xfc000000u);
-	if (!(lo & 1) || base != mcfg_base)
-		return false;
-	return pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR), 4, lo, PCIEXBAR_LO_MASK) &&
-	       pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR + 4), 4, hi, PCIEXBAR_HI_MASK);
+	/* The high dword holds base bits from 32 up; all of it is kept
+	 * (bits a CPU does not implement read zero and stay so). */
+	uint32_t hi = read(ctx, pm_cfg(0, 0, 0, PCIEXBAR + 4));
+	pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR), 4, lo, PCIEXBAR_LO_MASK);
+	pm_add_guard(r, pm_cfg(0, 0, 0, PCIEXBAR + 4), 4, hi, 0xffffffffu);
+	if (lo & PCIEXBAR_EN)
+		*window = (uint64_t)hi << 32 | (lo & PCIEXBAR_BASE_LO);
+	return true;
 }
 
 const char *pm_kind_name(enum pm_kind k)
@@ -260,6 +321,8 @@ const char *pm_kind_name(enum pm_kind k)
 		return "reset control (0xcf9)";
 	case PM_RESET_KBC:
 		return "keyboard controller";
+	case PM_KBC_DATA:
+		return "keyboard controller data";
 	case PM_SMI_CMD:
 		return "SMI command";
 	case PM_GUARD:

@@ -30,7 +30,8 @@ enum pm_kind {
 	PM_SLEEP_CTL,  /* hardware-reduced: SLP_TYP 4:2, SLP_EN bit 5 (4.8.3.7) */
 	PM_RESET_REG,  /* the FADT's RESET_REG: RESET_VALUE resets (4.8.3.6) */
 	PM_RESET_CF9,  /* reset control: RST_CPU (bit 2) resets */
-	PM_RESET_KBC,  /* keyboard controller command: 0xFE pulses reset */
+	PM_RESET_KBC,  /* keyboard controller command: 0xF0-0xFE with bit 0 clear pulse reset */
+	PM_KBC_DATA,   /* keyboard controller data: after command 0xD1, bit 0 clear resets */
 	PM_SMI_CMD,    /* SMI command: only the FADT's own values go through */
 	PM_GUARD,      /* a chipset register that places the ones above */
 };
@@ -41,7 +42,9 @@ struct pm_reg {
 	uint32_t value, mask;	  /* PM_GUARD: bits MASK must keep VALUE */
 };
 
-#define PM_MAX_REGS 16
+/* 9 from the FADT and the legacy ports, 2 for each of the 3 chipsets' PM
+ * bases, 2 for PCIEXBAR. */
+#define PM_MAX_REGS 20
 #define PM_MAX_SMI_VALUES 4
 
 struct pm_regs {
@@ -52,6 +55,10 @@ struct pm_regs {
 	uint8_t reset_value;
 	uint8_t smi_ok[PM_MAX_SMI_VALUES];
 	unsigned nsmi_ok;
+	/* The keyboard controller's last command, until a data byte takes
+	 * it (pm_track): what that byte means depends on it. The one field
+	 * that changes while the VM runs. */
+	uint8_t kbc_cmd;
 };
 
 /* Add a register of LEN bytes; false when full or LEN is not 1-4. */
@@ -62,7 +69,8 @@ bool pm_add(struct pm_regs *r, enum pm_kind kind, enum pm_space space, uint64_t 
 bool pm_add_guard(struct pm_regs *r, uint64_t cfg, unsigned len, uint32_t value, uint32_t mask);
 
 /* The registers the FADT names (PM1a/b control, sleep control, reset,
- * SMI command) and the legacy ones every PC has (0xCF9, 0x64, 0xB2). */
+ * SMI command) and the legacy ones every PC has (0xCF9, the keyboard
+ * controller's 0x64 and 0x60, 0xB2). */
 void pm_regs_from_acpi(struct pm_regs *r, const struct acpi_info *a);
 
 /* The bytes of a write of SIZE (1-8) bytes of VAL at ADDR that land on
@@ -91,6 +99,12 @@ struct pm_decision {
 struct pm_decision pm_decide(const struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size,
 			     uint64_t val);
 
+/* A write of SIZE bytes of VAL at ADDR in SPACE went to the hardware: the
+ * state later decisions depend on follows it (a command to the keyboard
+ * controller waits for its data byte; a data byte takes it). The caller
+ * makes the decision, the write and this one step for other CPUs. */
+void pm_track(struct pm_regs *r, enum pm_space space, uint64_t addr, unsigned size, uint64_t val);
+
 /* PCI configuration mechanism #1 (PCI Local Bus 3.0, 3.2.2.3.2): an
  * access of SIZE bytes at PORT, CONFIG_ADDRESS being CF8. The part of it
  * that reaches the data window 0xCFC-0xCFF goes to configuration space at
@@ -117,10 +131,12 @@ static inline uint64_t pm_cfg(unsigned bus, unsigned dev, unsigned fn, unsigned 
 typedef uint32_t pm_cfg_read_fn(void *ctx, uint64_t cfg);
 unsigned pm_add_chipset_guards(struct pm_regs *r, uint16_t pm1_port, pm_cfg_read_fn *read, void *ctx);
 
-/* With an MCFG: the Intel host bridge's PCIEXBAR (00:00.0, 0x60), which
- * places the ECAM window, when it holds MCFG_BASE; moving the window
- * would take the guards' ECAM pages out of the hypervisor's sight. */
-bool pm_add_ecam_guard(struct pm_regs *r, uint64_t mcfg_base, pm_cfg_read_fn *read, void *ctx);
+/* The Intel host bridge's PCIEXBAR (00:00.0, 0x60), which turns the ECAM
+ * window on and places it, added as a guard wherever the bridge has one,
+ * on or off, named by an MCFG or not: an OS that opened or moved the
+ * window could reach the guarded registers through pages the hypervisor
+ * does not watch. *WINDOW: the window's base when it is on, else 0. */
+bool pm_add_ecam_guard(struct pm_regs *r, pm_cfg_read_fn *read, void *ctx, uint64_t *window);
 
 /* A short name for a register kind ("PM1a_CNT", "SMI_CMD", ...). */
 const char *pm_kind_name(enum pm_kind k);

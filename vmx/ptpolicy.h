@@ -1,6 +1,7 @@
 /*
  * Rules for what the machine's own OS (the passthrough VM) gets and may
- * do, as pure functions: vmx/vcpu.c and vmx/msr.c apply them, the unit
+ * do, as pure functions: vmx/vcpu.c, vmx/msr.c and vmx/passthrough.c
+ * apply them, the unit
  * tests (tests/unit/test_ptpolicy.c) check them on the host.
  */
 #ifndef VMX_PTPOLICY_H
@@ -47,5 +48,19 @@ enum nmi_step nmi_step(const struct nmi_view *s);
  * keep it off until reset: 11.4.3), nor the transitions the CPU itself
  * refuses with #GP (11.12.5), which would fault in the hypervisor. */
 bool apic_base_write_allowed(uint64_t cur, uint64_t value);
+
+/* Does the OS's write of the ICR's low dword through the MMIO page send
+ * an IPI, with its local APIC's IA32_APIC_BASE at APIC_BASE? Only with
+ * the APIC on, in xAPIC mode, at 0xFEE00000: turned off it is no APIC
+ * (SDM vol. 3A, 11.4.3), in x2APIC mode the page is not decoded (11.12),
+ * and a moved APIC is elsewhere (11.4.4). An INIT or SIPI is counted for
+ * its target only when it is sent: the target would otherwise take one
+ * that never came (vcpu_take_init). */
+bool apic_mmio_icr_sends(uint64_t apic_base);
+
+/* Does the OS's WRMSR of VALUE to the x2APIC ICR send an IPI, without
+ * faulting? Only in x2APIC mode (the MSR does not exist otherwise:
+ * 11.12.1.2) and with no reserved bit set (11.12.9). */
+bool x2apic_icr_sends(uint64_t apic_base, uint64_t value);
 
 #endif

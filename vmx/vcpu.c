@@ -611,6 +611,12 @@ void vcpu_run(struct vcpu *v, bool stats)
 			break;
 		}
 	}
+	if (v->stuck_ticks) { /* selftest=stuck-stop: a CPU no stop signal reaches, for a while */
+		log_info("selftest=stuck-stop: VM %s: vCPU %u stays in its loop", c->name, v->index);
+		uint64_t until = rdtsc() + v->stuck_ticks;
+		while (rdtsc() < until)
+			__asm__ volatile("pause");
+	}
 	__atomic_store_n(&v->in_run, false, __ATOMIC_RELEASE);
 }
 

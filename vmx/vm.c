@@ -77,7 +77,8 @@ static bool stop_others(struct vm *vm, const struct vcpu *self)
 	bool any = false;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *t = vm->vcpus[i];
-		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST)) {
+		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&t->fate, __ATOMIC_ACQUIRE) != FATE_LOST) {
 			vm_kick(t, true);
 			any = true;
 		}
@@ -487,7 +488,8 @@ static struct {
 	volatile int lock, create_lock;
 	volatile bool entered; /* the first VM entry, for the boot figure */
 	int passthrough_module; /* the first passthrough module, the only one that runs; -1: none */
-	volatile bool host_lost; /* a CPU's state could not be put back after it: no more VMs */
+	volatile bool host_lost; /* no more VMs: a CPU is in a state the hypervisor cannot vouch for */
+	const char *volatile lost_why; /* which, for the VMs not run */
 	char passthrough_name[VM_NAME_MAX];
 } sched = { .passthrough_module = -1 };
 
@@ -518,19 +520,90 @@ static void close_run(struct run *r)
 	spin_unlock(&sched.lock);
 }
 
+/* No later VM runs: WHY says what the hypervisor can no longer vouch
+ * for (each VM not run names it). The first reason is kept. */
+static void lose_host(const char *why)
+{
+	const char *none = NULL;
+	__atomic_compare_exchange_n(&sched.lost_why, &none, why, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&sched.host_lost, true, __ATOMIC_RELEASE);
+}
+
+/* How long the vCPUs of an ended VM are signalled before the ones still
+ * in their loop are given up on: many time slices, and start-up IPIs
+ * every millisecond. */
+#define STOP_GIVE_UP_S 3
+
+/* Give up on the vCPUs of VM other than SELF still in their loop, in one
+ * error line. Each such CPU may still run the guest: it is lost, and
+ * parks if it ever leaves (vm_left_loop); the VM's memory stays
+ * allocated, as that CPU may still use it; and no later VM runs, since
+ * the hypervisor cannot say what that CPU does. */
+static void give_up_others(struct vm *vm, const struct vcpu *self)
+{
+	char list[VM_MAX_VCPUS * 24 + 1] = "";
+	unsigned lost = 0;
+	int n = 0;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = vm->vcpus[i];
+		uint8_t running = FATE_RUNNING;
+		if (!t || t == self || !__atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST) ||
+		    !__atomic_compare_exchange_n(&t->fate, &running, FATE_LOST, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			continue; /* it left meanwhile, or another vCPU gave up on it */
+		if (t->index)
+			__atomic_add_fetch(&vm->aps_lost, 1, __ATOMIC_RELEASE);
+		lost++;
+		if (n < (int)sizeof(list) - 24)
+			n += fmt_snprintf(list + n, sizeof(list) - (size_t)n, "%s CPU %u (vCPU %u)", n ? "," : "",
+					  t->cpu, t->index);
+	}
+	if (!lost)
+		return;
+	lose_host("a CPU of an earlier VM did not stop");
+	log_err("VM %s:%s did not stop within %u s of the VM's end: given up on; the VM's memory stays allocated "
+		"and no later VM runs",
+		vm->cfg.name, list, STOP_GIVE_UP_S);
+}
+
 /* SELF has left its run loop, so the VM has ended: signal every other
  * vCPU still in its loop again every millisecond until none is. One
  * signal is not enough: it can cross a CPU that is just entering the
  * wait-for-SIPI state, where only a start-up IPI reaches it and one that
  * comes while the CPU is in the hypervisor is lost. Every vCPU does this,
- * so a vCPU 0 stuck waiting for SIPI is reached by the others. */
+ * so a vCPU 0 stuck waiting for SIPI is reached by the others. A vCPU
+ * still in its loop after STOP_GIVE_UP_S is given up on, so that a CPU
+ * no signal reaches does not hold this one forever. */
 static void finish_stop(struct vm *vm, const struct vcpu *self)
 {
+	uint64_t ms = tsc_hz ? tsc_hz / 1000 : 1000000;
+	uint64_t give_up = rdtsc() + STOP_GIVE_UP_S * 1000 * ms;
 	while (stop_others(vm, self)) {
-		uint64_t until = rdtsc() + (tsc_hz ? tsc_hz / 1000 : 1000000);
+		if (rdtsc() >= give_up) {
+			give_up_others(vm, self);
+			return;
+		}
+		uint64_t until = rdtsc() + ms;
 		while (rdtsc() < until)
 			__asm__ volatile("pause");
 	}
+}
+
+/* V has left its run loop: true if it did so before another vCPU gave
+ * up on it. One given up on is not waited for and its VM not freed, so
+ * an AP that comes back too late parks here, using nothing of the VM's
+ * again; vCPU 0, which nobody waits for, goes on and ends its VM. */
+static bool vm_left_loop(struct vcpu *v)
+{
+	uint8_t running = FATE_RUNNING;
+	if (__atomic_compare_exchange_n(&v->fate, &running, FATE_LEFT, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return true;
+	log_err("VM %s: vCPU %u left its loop after it was given up on%s", v->vm->cfg.name, v->index,
+		v->index ? ": this CPU stays parked" : "");
+	if (v->index)
+		for (;;)
+			__asm__ volatile("cli; hlt");
+	return false;
 }
 
 /* The machine's own OS has left this CPU: what it changed there that the
@@ -542,14 +615,19 @@ static void leave_cpu(struct vm *vm)
 	if (vm->cfg.passthrough && !host_state_restore()) {
 		log_err("VM %s: this CPU's state could not be put back after the machine's OS: no more VMs run",
 			vm->cfg.name);
-		__atomic_store_n(&sched.host_lost, true, __ATOMIC_RELEASE);
+		lose_host("the machine's OS left a CPU in a state the hypervisor cannot put back");
 	}
 }
 
-/* The APs that joined R are done with their vCPUs. */
-static void wait_aps_left(struct run *r)
+/* The APs that joined R are done with their vCPUs, or were given up on
+ * (VM's, if it was made). */
+static void wait_aps_left(struct run *r, const struct vm *vm)
 {
-	wait_count(&r->left, r->want - 1);
+	unsigned lost = 0;
+	while (__atomic_load_n(&r->left, __ATOMIC_ACQUIRE) + lost < r->want - 1) {
+		__asm__ volatile("pause");
+		lost = vm ? __atomic_load_n(&vm->aps_lost, __ATOMIC_ACQUIRE) : 0;
+	}
 }
 
 /* Create, run and end one VM on this CPU (vCPU 0's). Its struct vm comes
@@ -569,7 +647,7 @@ static void run_one(struct run *r)
 		r->failed = true;
 		close_run(r);
 		__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
-		wait_aps_left(r);
+		wait_aps_left(r, NULL);
 		return;
 	}
 	struct vm *vm = phys_to_virt(pa);
@@ -588,8 +666,7 @@ static void run_one(struct run *r)
 		fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
 		ok = false;
 	} else if (ok && __atomic_load_n(&sched.host_lost, __ATOMIC_ACQUIRE)) {
-		fmt_snprintf(err, sizeof(err), "not run: the machine's OS left a CPU in a state the hypervisor cannot "
-			     "put back (see above)");
+		fmt_snprintf(err, sizeof(err), "not run: %s (see above)", sched.lost_why);
 		ok = false;
 	} else if (ok && r->want > 1 && !(hv_vmx_caps.misc & VMX_MISC_WAIT_SIPI)) {
 		fmt_snprintf(err, sizeof(err), "cpus=%u: this CPU's VMX has no wait-for-SIPI activity state "
@@ -639,6 +716,7 @@ static void run_one(struct run *r)
 				 (unsigned long long)ticks);
 		}
 		vcpu_run(vm->vcpus[0], o->stats); /* returns when the VM has ended (vm_end) */
+		vm_left_loop(vm->vcpus[0]);
 		leave_cpu(vm);
 		finish_stop(vm, vm->vcpus[0]);
 	} else {
@@ -647,17 +725,22 @@ static void run_one(struct run *r)
 			fmt_snprintf(vm->cfg.name, sizeof(vm->cfg.name), "%s", fallback);
 		vm->cause = CAUSE_ERROR;
 	}
-	wait_aps_left(r);
+	wait_aps_left(r, ok ? vm : NULL);
 	devices_finish(vm);
 	if (vm->cfg.ept == EPT_LAZY && ok)
 		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
 			 (unsigned long long)vm->lazy_fills, (unsigned long long)vm->ept.tables);
-	vm_destroy(vm);
+	/* A CPU given up on may still run in the VM: nothing of it is freed. */
+	bool keep = __atomic_load_n(&vm->aps_lost, __ATOMIC_ACQUIRE);
+	if (!keep)
+		vm_destroy(vm);
 	print_vm_end(vm);
 	isolation_check(vm->cfg.name);
 	if (o->stats && ok)
 		print_vm_stats(vm);
-	r->failed = vm_failed(vm->cause);
+	r->failed = vm_failed(vm->cause) || keep;
+	if (keep)
+		return;
 	free_vcpus(vm);
 	phys_free(pa, pages);
 }
@@ -686,7 +769,13 @@ static void run_ap(struct run *r, unsigned slot)
 	 * came before it did (vcpu.c). */
 	__atomic_add_fetch(&r->ready, 1, __ATOMIC_RELEASE);
 	if (ok) {
+		/* selftest=stuck-stop: the VM's last vCPU stays in its loop
+		 * after the VM ends, as one no signal reached would, for twice
+		 * the time the others signal it. */
+		if (sched.o->selftest_stuck_stop && slot == vm->nvcpus - 1)
+			v->stuck_ticks = 2 * STOP_GIVE_UP_S * (tsc_hz ? tsc_hz : 1000000000ull);
 		vcpu_run(v, sched.o->stats);
+		vm_left_loop(v); /* parks if given up on */
 		leave_cpu(vm);
 		finish_stop(vm, v);
 	}
@@ -699,6 +788,9 @@ static void run_ap(struct run *r, unsigned slot)
  * is nothing left to wait for. */
 static struct run *pick(unsigned cpu, bool *all_done)
 {
+	/* With no more VMs to run, any CPU takes any run, to report it: the
+	 * CPU it is pinned to may be lost. */
+	bool any = __atomic_load_n(&sched.host_lost, __ATOMIC_ACQUIRE);
 	*all_done = true;
 	for (unsigned k = 0; k < sched.nruns; k++) {
 		struct run *r = &sched.runs[k];
@@ -708,8 +800,8 @@ static struct run *pick(unsigned cpu, bool *all_done)
 		if (r->state != RUN_WAITING || (sched.passthrough_running && !r->passthrough))
 			continue;
 		if (r->passthrough) /* a barrier: alone, and nothing after it first */
-			return (r->joined || !sched.running) && (r->cpu < 0 || r->cpu == (int)cpu) ? r : NULL;
-		if (r->cpu < 0 || r->cpu == (int)cpu)
+			return (r->joined || !sched.running) && (any || r->cpu < 0 || r->cpu == (int)cpu) ? r : NULL;
+		if (any || r->cpu < 0 || r->cpu == (int)cpu)
 			return r;
 	}
 	return NULL;

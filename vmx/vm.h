@@ -78,6 +78,8 @@ struct vlapic {
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
 };
 
+enum vcpu_fate { FATE_RUNNING, FATE_LEFT, FATE_LOST };
+
 struct vcpu {
 	struct guest_regs regs; /* first: vmx/entry.S is given its address */
 	struct vm *vm;
@@ -87,6 +89,10 @@ struct vcpu {
 	unsigned index;	  /* 0: the boot vCPU; the others start in wait-for-SIPI */
 	uint32_t apic_id; /* what its local APIC and CPUID report */
 	volatile bool in_run; /* in vcpu_run: other CPUs may signal its CPU */
+	/* After its VM ended: left its loop, or given up on by another vCPU
+	 * that signalled it too long (finish_stop), whichever came first. */
+	volatile uint8_t fate; /* enum vcpu_fate */
+	uint64_t stuck_ticks; /* selftest=stuck-stop: stays in its loop this long after its VM ends */
 	/* The guest's INITs and start-up IPIs to this vCPU that went out as
 	 * real ones to its CPU; an INIT or SIPI exit takes one, and one that
 	 * finds none was not the guest's (a stop signal, or a stale one). */
@@ -123,6 +129,7 @@ struct vm {
 	uint64_t status;
 	volatile int lock; /* device models and lazy EPT fills, shared by the vCPUs */
 	volatile unsigned idle_vcpus; /* vCPUs with idle set */
+	volatile unsigned aps_lost;   /* vCPUs but 0 given up on: they never leave, their memory stays */
 	uint64_t apic_access_page; /* isolated VMs on APIC virtualization: EPT maps 0xFEE00000 here */
 
 	struct mem_slot slots[VM_MAX_SLOTS];

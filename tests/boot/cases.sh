@@ -558,6 +558,21 @@ expect "the time limit ends it" '^\[cpu0\] VM-END name=mi cause=timeout status=3
 expect "the next VM still runs" 'VM-END name=canary cause=hlt status=0'
 expect "HV-END" '^\[cpu0\] HV-END vms=2 failed=1$'
 
+# A vCPU that does not stop after its VM ended (selftest=stuck-stop: the
+# last vCPU stays in its loop for 6 s) is given up on after 3 s in one
+# error line; the VM ends, its memory stays allocated (the frame leak
+# line), no later VM runs, and the hypervisor ends (it used to wait for
+# that vCPU forever).
+boot stuckstop bochs:2 120 -c 'selftest=stuck-stop' \
+	-m "$G/prot32-smp.bin name=smp mode=prot32 mem=4M cpus=2 timeout=30" -m "$CANARY"
+expect "the last vCPU stays in its loop" '^\[cpu1\] selftest=stuck-stop: VM smp: vCPU 1 stays in its loop$'
+expect "it is given up on, in one line" \
+	'^\[cpu0\] error: VM smp: CPU 1 \(vCPU 1\) did not stop within 3 s of the VM.s end: given up on; the VM.s memory stays allocated and no later VM runs$'
+expect "the VM still ends" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
+expect "no later VM runs" 'error: VM canary: not run: a CPU of an earlier VM did not stop \(see above\)$'
+expect "its memory stays allocated" 'error: frame leak: '
+expect "the hypervisor ends" '^\[cpu0\] HV-END vms=2 failed=2$'
+
 # Accesses to the emulated local APIC page that no instruction made
 # (tests/guests/long64-apicevent.c): the frame of a #GP pushed there (issue
 # 12, finding 9) and a page walk through a page directory there (EPT
@@ -615,6 +630,26 @@ expect "the OS goes on after the refused writes" 'pt\| refused: 0 failures$'
 expect "S5 at PM1a_CNT still powers off" '^\[cpu0\] VM-END name=pt cause=poweroff status=0 '
 expect_canaries 1
 isolation_holds
+
+# Keyboard-controller resets other than 0xFE (issue 12, review of the
+# fixes): the OS's A20 gating (0xD1, then 0xDF with the reset line's bit 0
+# set) and the null command 0xFF go through; the output port written with
+# bit 0 clear (0xD1, then 0xDE at port 0x60), and command 0xF0 (it pulses
+# bits 3:0, the reset line among them) end the VM as the OS's reset.
+# Before the fix the first reset Bochs behind the hypervisor, and Bochs
+# ignores the second: the OS went on.
+boot ptkbcd1 bochs 60 -m "$PTESC -- test=kbc-reset how=d1" -m "$CANARY"
+expect "the OS's A20 gating and null command go through" 'pt\| kbc: 0xd1 then 0xdf \(A20 on\), and 0xff: went on$'
+expect "0xd1, then bit 0 clear at port 0x60: the OS's reset" 'VM pt: the OS reset the machine \(port 0x60, value 0xde\)$'
+expect "0xd1 reset: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
+expect_none "0xd1 reset: the OS did not go on" 'pt\| kbc: came back'
+expect_canaries 1
+boot ptkbcpulse bochs 60 -m "$PTESC -- test=kbc-reset how=pulse cmd=0xf0" -m "$CANARY"
+expect "the OS's A20 gating and null command go through" 'pt\| kbc: 0xd1 then 0xdf \(A20 on\), and 0xff: went on$'
+expect "command 0xf0 (pulses the reset line): the OS's reset" 'VM pt: the OS reset the machine \(port 0x64, value 0xf0\)$'
+expect "0xf0 pulse: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
+expect_none "0xf0 pulse: the OS did not go on" 'pt\| kbc: came back'
+expect_canaries 1
 
 # Issue 12, finding 5: the machine's OS cannot rewrite what later VMs are
 # made of. A first boot finds where GRUB put the boot information (its RSDP
@@ -694,6 +729,22 @@ expect "left state: the two-vCPU VM after it: every IPI answered" '^\[cpu0\] smp
 expect "left state: the two-vCPU VM ends cleanly" '^\[cpu0\] VM-END name=smp cause=hypercall status=0 '
 expect "left state: the canary runs" '^\[cpu[01]\] VM-END name=canary cause=hlt status=0 '
 expect_none "left state: no state left behind" 'error: isolation: after VM'
+isolation_holds
+
+# An INIT the OS's APIC never sent is not counted (issue 12, review of the
+# fixes): with x2APIC mode on, the OS writes an INIT for its running AP
+# through the MMIO ICR, which is then no APIC register; the AP must not
+# be reset. (Bochs reads the page as all ones in x2APIC mode, so the old
+# code judged an INIT to APIC id 0xff and dropped it with a warning; an
+# AP's own ID there would have been counted and the AP reset: test_ptpolicy
+# covers that decision.)
+boot ptx2apicinit bochs:2 120 -m "$PTOS name=pt -- test=x2apic-init" -m "$CANARY"
+expect "the AP runs" '^\[cpu0\] pt\| x2apic-init: the AP \(APIC id 1\) runs at 0x[0-9a-f]+$'
+expect "an MMIO INIT in x2APIC mode: the AP goes on" '^\[cpu0\] pt\| x2apic-init: the AP goes on '
+expect_none "the AP was not reset" 'VM pt: vCPU 1: INIT, waiting for a start-up IPI'
+expect_none "the write that sent nothing is not taken for an INIT" 'VM pt: INIT to .* dropped'
+expect "the OS ends cleanly" '^\[cpu0\] VM-END name=pt cause=hypercall status=0 exits=[0-9]+ vcpus=2 sipi=1 '
+expect_canaries 1
 isolation_holds
 
 # The demo `make run` shows: CPUID policy, serial output, lazy EPT.

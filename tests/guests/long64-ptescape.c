@@ -1,6 +1,6 @@
 /*
  * The machine's own OS trying to get out from under the hypervisor (issue
- * 12, findings 4 and 5): a passthrough guest (built at 16 MiB, run with
+ * 12, findings 4, 5 and 11): a passthrough guest (built at 16 MiB, run with
  * "passthrough mode=long64 load=0x1000000"), one attack per run, chosen by
  * its command line:
  *   test=sleep-byte [typ=N]   SLP_TYP=N (default 1, S3 on the PIIX4) with
@@ -22,6 +22,17 @@
  *                             a later long64-hostile guest prints, in its
  *                             image) in [C, D); ranges of 0 are skipped.
  *                             Either write must end the VM where it lands.
+ *   test=kbc-reset how=d1|pulse [cmd=N]
+ *                             the keyboard controller's traffic an OS makes
+ *                             (0xd1 then 0xdf: A20 on, the reset line left
+ *                             alone; 0xff, which pulses nothing) must go
+ *                             through; then a reset other than 0xfe:
+ *                             how=d1 writes the output port with bit 0
+ *                             clear (0xd1, then 0xde to port 0x60),
+ *                             how=pulse the command CMD (default 0xf0,
+ *                             which pulses bits 3:0, the reset line among
+ *                             them). Either must end the VM as the OS's
+ *                             reset (cause=reboot)
  * The PM1a control port and the SMI command port come from the FADT, found
  * from the RSDP in the BIOS area (0xE0000-0xFFFFF).
  */
@@ -178,6 +189,51 @@ static uint64_t test_refused(void)
 	return 1;
 }
 
+/* --- resets through the keyboard controller ------------------------------------ */
+
+#define KBC_DATA 0x60
+#define KBC_CMD 0x64		/* writes: commands; reads: status */
+#define KBC_INPUT_FULL 0x02	/* status: the controller has not taken the last byte yet */
+#define KBC_WRITE_OUTPUT 0xd1	/* the next data byte is the output port */
+
+/* Wait until the controller takes a byte (an 8042 needs it). */
+static void kbc_wait(void)
+{
+	for (unsigned i = 0; i < 100000 && (inb(KBC_CMD) & KBC_INPUT_FULL); i++)
+		;
+}
+
+static void kbc_write(uint16_t port, uint8_t v)
+{
+	kbc_wait();
+	outb(port, v);
+}
+
+static uint64_t test_kbc_reset(void)
+{
+	/* What an OS does: gate A20 on through the output port (bit 0, the
+	 * reset line, kept set), then the null command. */
+	kbc_write(KBC_CMD, KBC_WRITE_OUTPUT);
+	kbc_write(KBC_DATA, 0xdf);
+	kbc_write(KBC_CMD, 0xff);
+	kbc_wait();
+	print("kbc: 0xd1 then 0xdf (A20 on), and 0xff: went on");
+	if (arg_is("how", "d1")) {
+		print("kbc: 0xd1 then 0xde: the output port with bit 0 (reset) clear");
+		kbc_write(KBC_CMD, KBC_WRITE_OUTPUT);
+		kbc_write(KBC_DATA, 0xde);
+	} else {
+		uint8_t cmd = (uint8_t)arg_u64("cmd", 0xf0);
+		print("kbc: command %#x: pulses output bits %#x", cmd, ~cmd & 0xf);
+		kbc_write(KBC_CMD, cmd);
+	}
+	/* A reset takes effect at once; wait a little for a slow one. */
+	for (unsigned i = 0; i < 1000; i++)
+		inb(KBC_CMD);
+	print("kbc: came back");
+	return 1;
+}
+
 /* --- the boot information and the modules of later VMs ------------------------ */
 
 /* Overwrite WHAT in [LO, HI) with WITH (as long), and the byte after it
@@ -218,6 +274,7 @@ static const struct guest_test tests[] = {
 	{ "sleep-dword", test_sleep_dword },
 	{ "refused", test_refused },
 	{ "scribble", test_scribble },
+	{ "kbc-reset", test_kbc_reset },
 };
 
 uint64_t guest_main(void)

@@ -1,6 +1,6 @@
 /*
- * A machine's OS that is hard on the hypervisor (issue 12, findings 6 and
- * 7): run as the passthrough VM (built at 16 MiB, load=0x1000000), it
+ * A machine's OS that is hard on the hypervisor (issue 12, findings 6, 7
+ * and 13): run as the passthrough VM (built at 16 MiB, load=0x1000000), it
  * owns the real local APIC and the MSRs the hypervisor passes through.
  * One test per run, chosen by its command line:
  *   test=nmi-movss   a self-NMI (ICR written through the hypervisor) from
@@ -24,6 +24,12 @@
  *                    another PAT, the MTRRs' default type and first
  *                    variable range changed, SPEC_CTRL and MC0_CTL2 set
  *                    (if offered); then end
+ *   test=x2apic-init [ap=N]
+ *                    start the AP with APIC id N (default 1) on a loop
+ *                    that counts and exits, turn x2APIC mode on, then
+ *                    write an INIT for the AP through the MMIO ICR, which
+ *                    in x2APIC mode is no APIC register and sends nothing
+ *                    (SDM vol. 3A, 11.12): the AP must go on counting
  * Each prints what it saw and ends through the exit hypercall with its
  * failure count (status=0: all as expected).
  */
@@ -44,6 +50,8 @@
 #define APIC_LVT_ERROR 0x370
 #define ICR_NMI 0x4400	 /* level assert, delivery mode NMI, physical destination */
 #define ICR_FIXED 0x4000 /* | vector */
+#define ICR_INIT 0x4500	 /* level assert, delivery mode INIT */
+#define ICR_SIPI 0x4600	 /* | the start page */
 #define UNACKED_VECTOR 0xf8 /* the hypervisor's own signal (0xf2) is in its priority class */
 
 
@@ -300,12 +308,102 @@ static uint64_t test_leave_state(void)
 	return failures;
 }
 
+/* --- An INIT its APIC never sent ------------------------------------------ */
+
+#define HC_MEMORY_MAP 5
+
+struct map_entry {
+	uint64_t addr, size;
+	uint32_t type, zero;
+};
+
+extern char ap16_start[], ap16_count[], ap16_end[];
+
+/* The AP's code, copied to a page below 1 MiB and started there by a
+ * start-up IPI (real mode, CS = the page): count, and exit (CPUID) so the
+ * hypervisor sees the AP often. */
+__asm__(".text\n"
+	".code16\n"
+	"ap16_start:\n\t"
+	"movw %cs, %ax\n\t"
+	"movw %ax, %ds\n"
+	"1:\tlock incl ap16_count - ap16_start\n\t"
+	"xorl %eax, %eax\n\t"
+	"cpuid\n\t"
+	"jmp 1b\n\t"
+	".balign 4\n"
+	"ap16_count:\n\t"
+	".long 0\n"
+	"ap16_end:\n"
+	".code64\n");
+
+/* A page of RAM below 1 MiB, from the OS's memory map (not page 0, with
+ * the real-mode IVT and BIOS data); 0 if none. */
+static uint64_t low_page(void)
+{
+	static struct map_entry map[64];
+	uint64_t n = vmcall3(HC_MEMORY_MAP, (uint64_t)map, sizeof(map)), best = 0;
+	for (uint64_t i = 0; n != HC_ERROR && i < n && i < 64; i++) {
+		uint64_t end = map[i].addr + map[i].size;
+		if (end > 0x9f000)
+			end = 0x9f000;
+		end &= ~0xfffull;
+		if (map[i].type == 1 && end >= 0x2000 && end - 0x1000 >= map[i].addr && end - 0x1000 > best)
+			best = end - 0x1000;
+	}
+	return best;
+}
+
+/* Whether *COUNT still moves, given the AP many of its exits' time (a
+ * start-up IPI's log line alone takes Bochs a while). */
+static bool counting(volatile uint32_t *count)
+{
+	uint32_t r[4];
+	for (int i = 0; i < 2000; i++)
+		cpuid(0, 0, r);
+	uint32_t c = *count;
+	for (int i = 0; i < 200000 && *count == c; i++)
+		cpuid(0, 0, r);
+	return *count != c;
+}
+
+static uint64_t test_x2apic_init(void)
+{
+	uint32_t r[4];
+	cpuid(1, 0, r);
+	unsigned ap = (unsigned)arg_u64("ap", 1);
+	uint64_t page = low_page();
+	if (!(r[2] & (1u << 21)) || !page) {
+		print("x2apic-init: %s", page ? "the CPU has no x2APIC" : "no free page below 1 MiB");
+		return 1;
+	}
+	memcpy((void *)page, ap16_start, (size_t)(ap16_end - ap16_start));
+	volatile uint32_t *count = (volatile uint32_t *)(page + (uint64_t)(ap16_count - ap16_start));
+	apic_write(APIC_ICR_HIGH, ap << 24);
+	apic_write(APIC_ICR_LOW, ICR_SIPI | (uint32_t)(page >> 12));
+	if (!counting(count)) {
+		print("x2apic-init: the AP (APIC id %u) did not start at %#llx", ap, (unsigned long long)page);
+		return 1;
+	}
+	print("x2apic-init: the AP (APIC id %u) runs at %#llx", ap, (unsigned long long)page);
+	wrmsr(APIC_BASE_MSR, rdmsr(APIC_BASE_MSR) | APIC_BASE_EXTD);
+	print("x2apic-init: x2APIC mode on (APIC_BASE %#llx): INIT to APIC id %u through the MMIO ICR",
+	      (unsigned long long)rdmsr(APIC_BASE_MSR), ap);
+	apic_write(APIC_ICR_HIGH, ap << 24);
+	apic_write(APIC_ICR_LOW, ICR_INIT);
+	bool runs = counting(count);
+	CHECK(runs, "x2apic-init: the AP stopped: it was reset by an INIT its APIC never sent");
+	print("x2apic-init: the AP %s (count %u)", runs ? "goes on" : "stopped", *count);
+	return failures;
+}
+
 static const struct guest_test tests[] = {
 	{ "nmi-movss", test_nmi_movss },
 	{ "nmi-sti", test_nmi_sti },
 	{ "nmi-step", test_nmi_step },
 	{ "nmi-nested", test_nmi_nested },
 	{ "leave-state", test_leave_state },
+	{ "x2apic-init", test_x2apic_init },
 };
 
 uint64_t guest_main(void)

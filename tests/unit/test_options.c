@@ -60,6 +60,9 @@ static void test_known_options(void **state)
 	assert_false(o.stats);
 	assert_int_equal(parse("stats=yes stats", &o), 2);
 	assert_false(o.stats);
+	assert_int_equal(parse("selftest=stuck-stop", &o), 0);
+	assert_true(o.selftest_stuck_stop);
+	assert_false(o.selftest_fault);
 	assert_string_equal(on_exit_name(ON_EXIT_REBOOT), "reboot");
 }
 

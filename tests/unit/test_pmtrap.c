@@ -145,6 +145,68 @@ static void test_resets(void **state)
 	assert_int_equal(pm_decide(&r, PM_MEM, 0xfed02000, 1, 0x0e).verdict, PM_FORWARD);
 }
 
+/* A write the hypervisor lets through, as passthrough_port does it. */
+static enum pm_verdict io_done(struct pm_regs *r, uint64_t port, unsigned size, uint64_t val)
+{
+	enum pm_verdict v = io(r, port, size, val);
+	if (v == PM_FORWARD)
+		pm_track(r, PM_IO, port, size, val);
+	return v;
+}
+
+/* Every 8042 command that pulses the reset line (0xF0-0xFE with bit 0
+ * clear), and the output port written through 0xD1 with bit 0 clear. */
+static void test_kbc_resets(void **state)
+{
+	(void)state;
+	struct pm_regs r;
+	bochs(&r);
+	for (unsigned c = 0xf0; c <= 0xff; c++)
+		assert_int_equal(io(&r, 0x64, 1, c), c & 1 ? PM_FORWARD : PM_RESET);
+	assert_int_equal(io(&r, 0x64, 1, 0xef), PM_FORWARD);
+	assert_int_equal(io(&r, 0x64, 1, 0x0e), PM_FORWARD);
+	/* any width or alignment that puts the byte at 0x64 */
+	assert_int_equal(io(&r, 0x64, 2, 0x00f0), PM_RESET);
+	assert_int_equal(io(&r, 0x63, 2, 0xf400), PM_RESET);
+	assert_int_equal(io(&r, 0x61, 4, 0xfa000000), PM_RESET);
+	assert_int_equal(io(&r, 0x61, 4, 0xfb000000), PM_FORWARD);
+	assert_int_equal(io(&r, 0x62, 2, 0xf0f0), PM_FORWARD); /* 0x62-0x63 only */
+
+	/* 0xD1, then the output port: A20 gating keeps bit 0 set. */
+	bochs(&r);
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xdf), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xde), PM_FORWARD); /* the data byte took the command */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xde), PM_RESET);
+	struct pm_decision d = pm_decide(&r, PM_IO, 0x60, 1, 0xde);
+	assert_int_equal(d.reg->kind, PM_KBC_DATA);
+	assert_int_equal(d.value, 0xde);
+	/* ... as a word at 0x60 (0x61 is port B), or a dword ending there */
+	assert_int_equal(io(&r, 0x60, 2, 0x00fe), PM_RESET);
+	assert_int_equal(io(&r, 0x5d, 4, 0x02000000), PM_RESET);
+	assert_int_equal(io(&r, 0x5d, 4, 0x03000000), PM_FORWARD);
+	assert_int_equal(io(&r, 0x61, 1, 0x00), PM_FORWARD);
+	/* Another command in between replaces 0xD1: Linux's A20 code
+	 * writes 0xFF after it. */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xff), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x60, 1, 0x00), PM_FORWARD);
+	/* a command through a word at 0x63, its byte through a word at 0x5f */
+	assert_int_equal(io_done(&r, 0x63, 2, 0xd100), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x5f, 2, 0x0000), PM_RESET);
+	/* Reads take nothing: only writes are tracked. Without a pending
+	 * command, data bytes go to the keyboard. */
+	bochs(&r);
+	assert_int_equal(io_done(&r, 0x60, 1, 0xf4), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x64, 1, 0x60), PM_FORWARD); /* write the command byte */
+	assert_int_equal(io_done(&r, 0x60, 1, 0x46), PM_FORWARD);
+	/* A port write elsewhere leaves the pending command alone. */
+	assert_int_equal(io_done(&r, 0x64, 1, 0xd1), PM_FORWARD);
+	assert_int_equal(io_done(&r, 0x80, 1, 0x00), PM_FORWARD);
+	assert_int_equal(pm_decide(&r, PM_MEM, 0x60, 1, 0x00).verdict, PM_FORWARD);
+	assert_int_equal(io(&r, 0x60, 1, 0x00), PM_RESET);
+}
+
 static void test_smi_command(void **state)
 {
 	(void)state;
@@ -326,26 +388,110 @@ static void test_ich_and_pmc_guards(void **state)
 	assert_int_equal(pm_add_chipset_guards(&r, 0xb004, fake_read, &none), 0);
 }
 
+/* Q35's host bridge (8086:29c0), its PCIEXBAR as LO, HI. */
+static void q35_bridge(struct fake_cfg *f, uint32_t lo, uint32_t hi)
+{
+	*f = (struct fake_cfg){ 0 };
+	fake_set(f, pm_cfg(0, 0, 0, 0), 0x29c08086);
+	fake_set(f, pm_cfg(0, 0, 0, 8), 0x06000002);
+	fake_set(f, pm_cfg(0, 0, 0, 0x60), lo);
+	fake_set(f, pm_cfg(0, 0, 0, 0x64), hi);
+}
+
+static enum pm_verdict cfg_write(const struct pm_regs *r, unsigned off, unsigned size, uint64_t val)
+{
+	return pm_decide(r, PM_PCI, pm_cfg(0, 0, 0, off), size, val).verdict;
+}
+
 static void test_ecam_guard(void **state)
 {
 	(void)state;
 	struct pm_regs r;
+	struct fake_cfg f;
+	uint64_t window;
+	/* On, at 0xb0000000 (256 buses): it stays there, MCFG or none. */
 	bochs(&r);
-	struct fake_cfg f = { 0 };
-	fake_set(&f, pm_cfg(0, 0, 0, 0), 0x29c08086);
-	fake_set(&f, pm_cfg(0, 0, 0, 8), 0x06000002);
-	fake_set(&f, pm_cfg(0, 0, 0, 0x60), 0xb0000001);
-	fake_set(&f, pm_cfg(0, 0, 0, 0x64), 0);
-	assert_false(pm_add_ecam_guard(&r, 0xe0000000, fake_read, &f)); /* not the MCFG's window */
-	assert_true(pm_add_ecam_guard(&r, 0xb0000000, fake_read, &f));
-	assert_int_equal(pm_decide(&r, PM_PCI, pm_cfg(0, 0, 0, 0x60), 4, 0xc0000001).verdict, PM_REFUSE);
-	assert_int_equal(pm_decide(&r, PM_PCI, pm_cfg(0, 0, 0, 0x60), 4, 0xb0000000).verdict, PM_REFUSE);
-	assert_int_equal(pm_decide(&r, PM_PCI, pm_cfg(0, 0, 0, 0x64), 4, 1).verdict, PM_REFUSE);
-	assert_int_equal(pm_decide(&r, PM_PCI, pm_cfg(0, 0, 0, 0x60), 4, 0xb0000001).verdict, PM_FORWARD);
-	assert_int_equal(pm_decide(&r, PM_PCI, pm_cfg(0, 0, 0, 0x60), 8, 0x1b0000001ull).verdict, PM_REFUSE);
-	f.val[2] = 0xb0000000; /* PCIEXBAR: the window off */
+	q35_bridge(&f, 0xb0000001, 0);
+	assert_true(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	assert_int_equal(window, 0xb0000000);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xc0000001), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xb0000000), PM_REFUSE); /* off */
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xb0000003), PM_REFUSE); /* 128 buses */
+	assert_int_equal(cfg_write(&r, 0x64, 4, 1), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x67, 1, 0x80), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xb0000001), PM_FORWARD);
+	assert_int_equal(cfg_write(&r, 0x60, 8, 0x1b0000001ull), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x68, 4, 0xffffffff), PM_FORWARD);
+	/* Skylake and later: length in bits 3:1 (0x6: 4 GiB), base above 4 GiB. */
 	bochs(&r);
-	assert_false(pm_add_ecam_guard(&r, 0xb0000000, fake_read, &f));
+	q35_bridge(&f, 0x0000000d, 0x40);
+	f.val[0] = 0x191f8086;
+	assert_true(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	assert_int_equal(window, 0x4000000000ull);
+	assert_int_equal(cfg_write(&r, 0x60, 1, 0x05), PM_REFUSE);
+}
+
+/* A PCIEXBAR that is off (which no MCFG names) is kept off. */
+static void test_ecam_guard_off(void **state)
+{
+	(void)state;
+	struct pm_regs r;
+	struct fake_cfg f;
+	uint64_t window;
+	/* Turning it on, or a base set for later, is refused; writing it
+	 * as it is goes through. */
+	bochs(&r);
+	q35_bridge(&f, 0xe0000000, 0);
+	assert_true(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	assert_int_equal(window, 0);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xe0000001), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x60, 1, 0x01), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x63, 1, 0x10), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x64, 1, 0x01), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0xe0000000), PM_FORWARD);
+	/* Off and never set. */
+	bochs(&r);
+	q35_bridge(&f, 0, 0);
+	assert_true(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0x80000001), PM_REFUSE);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0), PM_FORWARD);
+}
+
+/* Host bridges without a PCIEXBAR at 0x60 get no guard there. */
+static void test_ecam_guard_not_there(void **state)
+{
+	(void)state;
+	struct pm_regs r;
+	struct fake_cfg f;
+	uint64_t window = 1;
+	/* the i440FX (Bochs, QEMU's pc): DRAM row boundaries, zero in rows
+	 * 0-3 here, which would pass for a PCIEXBAR that is off */
+	bochs(&r);
+	q35_bridge(&f, 0x00000000, 0x10101010);
+	f.val[0] = 0x12378086;
+	unsigned n = r.n;
+	assert_false(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	assert_int_equal(window, 0);
+	assert_int_equal(r.n, n);
+	assert_int_equal(cfg_write(&r, 0x60, 4, 0x80000001), PM_FORWARD);
+	f.val[0] = 0x71908086; /* the 440BX */
+	assert_false(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	/* Another Intel bridge whose 0x60 holds DRAM boundaries (reserved
+	 * bits of a PCIEXBAR set). */
+	q35_bridge(&f, 0x20201008, 0x40404040);
+	f.val[0] = 0x25708086;
+	assert_false(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	/* Not Intel's, or not a host bridge. */
+	q35_bridge(&f, 0xb0000001, 0);
+	f.val[0] = 0x14501022;
+	assert_false(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	q35_bridge(&f, 0xb0000001, 0);
+	f.val[1] = 0x06040000;
+	assert_false(pm_add_ecam_guard(&r, fake_read, &f, &window));
+	/* Nothing at 00:00.0 */
+	struct fake_cfg none = { 0 };
+	assert_false(pm_add_ecam_guard(&r, fake_read, &none, &window));
+	assert_int_equal(r.n, n);
 }
 
 int main(void)
@@ -355,12 +501,15 @@ int main(void)
 		cmocka_unit_test(test_pm1_any_size_and_alignment),
 		cmocka_unit_test(test_pm1b_and_sleep_control),
 		cmocka_unit_test(test_resets),
+		cmocka_unit_test(test_kbc_resets),
 		cmocka_unit_test(test_smi_command),
 		cmocka_unit_test(test_strongest_verdict),
 		cmocka_unit_test(test_cf8),
 		cmocka_unit_test(test_piix4_guard),
 		cmocka_unit_test(test_ich_and_pmc_guards),
 		cmocka_unit_test(test_ecam_guard),
+		cmocka_unit_test(test_ecam_guard_off),
+		cmocka_unit_test(test_ecam_guard_not_there),
 	};
 	return cmocka_run_group_tests_name("pmtrap", tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* The passthrough OS's rules: when an NMI may be injected (issue 12,
- * finding 6), which APIC_BASE writes reach the CPU (finding 7). */
+ * finding 6), which APIC_BASE writes reach the CPU (finding 7), which ICR
+ * writes send an IPI (review of the fixes). */
 #include "unit.h"
 
 #include "arch-x86/msr.h"
@@ -88,6 +89,30 @@ static void test_apic_base_writes(void **state)
 	assert_false(apic_base_write_allowed(xapic, x2apic | 0xfed00000ull));
 }
 
+/* An ICR write sends an IPI only where the APIC decodes it: the MMIO
+ * page in xAPIC mode, the MSR in x2APIC mode without reserved bits. */
+static void test_icr_sends(void **state)
+{
+	(void)state;
+	const uint64_t xapic = 0xfee00000ull | APIC_BASE_EN | (1u << 8), x2apic = xapic | APIC_BASE_EXTD;
+	assert_true(apic_mmio_icr_sends(xapic));
+	assert_true(apic_mmio_icr_sends(xapic & ~(1ull << 8))); /* an AP's */
+	assert_false(apic_mmio_icr_sends(x2apic));		 /* the page is no APIC */
+	assert_false(apic_mmio_icr_sends(xapic & ~APIC_BASE_EN)); /* the APIC off */
+	assert_false(apic_mmio_icr_sends((xapic & ~APIC_BASE_EN) | APIC_BASE_EXTD));
+	assert_false(apic_mmio_icr_sends((xapic & 0xfff) | 0xfed00000ull)); /* moved */
+	assert_false(apic_mmio_icr_sends(xapic | 0x100000000ull));
+	const uint64_t init = 0x0000000100004500ull; /* INIT, level assert, to APIC id 1 */
+	assert_true(x2apic_icr_sends(x2apic, init));
+	assert_true(x2apic_icr_sends(x2apic, 0xffffffff000c4600ull)); /* 32-bit destination, shorthand */
+	assert_false(x2apic_icr_sends(xapic, init)); /* no such MSR */
+	assert_false(x2apic_icr_sends(x2apic & ~APIC_BASE_EN, init));
+	assert_false(x2apic_icr_sends(x2apic, init | 1u << 13));
+	assert_false(x2apic_icr_sends(x2apic, init | 1u << 16));
+	assert_false(x2apic_icr_sends(x2apic, init | 1u << 20));
+	assert_false(x2apic_icr_sends(x2apic, init | 1u << 31));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +122,7 @@ int main(void)
 		cmocka_unit_test(test_nmi_without_virtual_nmis),
 		cmocka_unit_test(test_nmi_after_debug_trap),
 		cmocka_unit_test(test_apic_base_writes),
+		cmocka_unit_test(test_icr_sends),
 	};
 	return cmocka_run_group_tests_name("ptpolicy", tests, NULL, NULL);
 }
