@@ -60,6 +60,13 @@ uint64_t cr3_written(const struct cr_state *s, uint64_t val)
 /* Vol. 3A, 5.1.1. EFER.LME with paging on is IA-32e mode, whether paging
  * was on already (VM entry requires LMA = LME then, vol. 3C, 27.3.1.1) or
  * the write turns it on (vol. 3A, 10.8.5). */
+/* Vol. 3A, 5.4.1 and table 5-8: bits 2:1, 8:5 and 63:MAXPHYADDR. */
+bool pdpte_ok(uint64_t pdpte, unsigned maxphy)
+{
+	uint64_t reserved = 0x1e6ull | (maxphy >= 64 ? 0 : ~0ull << maxphy);
+	return !(pdpte & 1) || !(pdpte & reserved);
+}
+
 bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
 {
 	return (cr0 & CR0_PG) && (cr4 & CR4_PAE) && !(efer & EFER_LME);

@@ -32,6 +32,10 @@ bool cr3_write_ok(const struct cr_state *s, uint64_t val, unsigned maxphy);
 /* What CR3 holds after the guest writes VAL to it. */
 uint64_t cr3_written(const struct cr_state *s, uint64_t val);
 
+/* May a PAE PDPTE hold this with MAXPHY physical-address bits? A present
+ * one with a reserved bit is #GP for the write that loads it. */
+bool pdpte_ok(uint64_t pdpte, unsigned maxphy);
+
 /* Is PAE paging in use with these CR0, CR4 and EFER? */
 bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer);
 

@@ -270,15 +270,15 @@ static struct cr_state cr_state(void)
  * reserved bits is #GP, and the write then changes nothing. */
 static bool load_pdptes(struct vcpu *v, uint64_t cr3)
 {
-	static const uint64_t reserved = 0x1e6ull | 0xfff0000000000000ull;
 	uint64_t pdpte[4];
+	unsigned maxphy = guest_maxphyaddr();
 	const void *p = gpa_to_hva(v->vm, cr3 & 0xffffffe0ull, sizeof(pdpte));
 
 	if (!p)
 		return false;
 	memcpy(pdpte, p, sizeof(pdpte));
 	for (int i = 0; i < 4; i++)
-		if ((pdpte[i] & 1) && (pdpte[i] & reserved))
+		if (!pdpte_ok(pdpte[i], maxphy))
 			return false;
 	vmcs_write64(GUEST_PDPTE0, pdpte[0]);
 	vmcs_write64(GUEST_PDPTE1, pdpte[1]);
@@ -354,7 +354,7 @@ static bool guest_write_cr3(struct vcpu *v, uint64_t val)
 	struct cr_state st = cr_state();
 	uint64_t cr3 = cr3_written(&st, val);
 
-	if (!cr3_write_ok(&st, val, cpuid(0x80000008, 0).eax & 0xff))
+	if (!cr3_write_ok(&st, val, guest_maxphyaddr()))
 		return false;
 	if (pae_paging(st.cr0, st.cr4, st.efer) && !load_pdptes(v, cr3))
 		return false;

@@ -33,6 +33,11 @@ static uint32_t guest_phys_caps(void)
 	return c;
 }
 
+unsigned guest_maxphyaddr(void)
+{
+	return guest_phys_caps() & 0xff;
+}
+
 /* The vCPU's paging state as its guest sees it. */
 static void paging_state(struct vcpu *v, struct gw_paging *p)
 {

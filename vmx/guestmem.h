@@ -42,4 +42,7 @@ enum gmem_result guest_read(struct vcpu *v, uint64_t linear, void *buf, uint64_t
 enum gmem_result guest_write(struct vcpu *v, uint64_t linear, const void *buf, uint64_t len, unsigned access,
 			     struct gmem_fault *f);
 
+/* The physical-address width the guest's CPUID reports. */
+unsigned guest_maxphyaddr(void);
+
 #endif

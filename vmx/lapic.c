@@ -170,7 +170,7 @@ void lapic_deliver(struct vcpu *v)
 	 * the hypervisor completed, vcpu_skip) comes before an interrupt
 	 * (SDM vol. 3A, 6.9), and a VM entry that injects one discards it
 	 * (vol. 3C, 27.7.3): the interrupt waits for the window, whose exit
-	 * comes after the #DB is delivered (26.7.5). */
+	 * comes after the #DB is delivered (27.7.5). */
 	bool debug_trap = vmcs_readnat(GUEST_PENDING_DBG_EXCEPTIONS) != 0;
 	if (!(rflags & RFLAGS_IF_BIT) || blocking || event_queued || debug_trap) {
 		set_window(v, true); /* exit as soon as it can take one */

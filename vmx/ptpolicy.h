@@ -34,7 +34,7 @@ enum nmi_step {
  * STI on some CPUs), not while the OS handles one, not before a #DB trap
  * that is due (a single step: it comes first, vol. 3A, 6.9, and a VM
  * entry that injects an NMI discards it, vol. 3C, 27.7.3; the window
- * exits come after it, 26.7.5 and 26.7.6). In an STI shadow that
+ * exits come after it, 27.7.5 and 27.7.6). In an STI shadow that
  * the NMI window opened in all the same (CPUs that do not count STI
  * blocking for it), the interrupt window, as in KVM. Without virtual NMIs
  * there is no NMI window: the interrupt window ends a shadow with

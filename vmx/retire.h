@@ -21,6 +21,7 @@
 #define RETIRE_SHADOWS 3u
 
 struct retire {
+	bool gp;	  /* #GP(0) instead: the next RIP is not canonical */
 	uint64_t rip, rflags;
 	uint32_t intr;	  /* the interruptibility state */
 	bool single_step; /* a single-step #DB is due (pending debug exceptions, BS) */
@@ -29,7 +30,12 @@ struct retire {
 /* The instruction of LEN bytes at RIP is done:
  * - RIP moves past it; outside 64-bit mode EIP is 32 bits wide and wraps
  *   at 4 GiB (SDM vol. 1, 3.5; VM entry refuses a RIP above 4 GiB there,
- *   vol. 3C, 27.3.1.4).
+ *   vol. 3C, 27.3.1.4). In 64-bit code a RIP that would leave the
+ *   canonical range (LA_BITS: 48, or 57 with CR4.LA57) is #GP(0) at the
+ *   instruction. The CPU would complete it and fault on fetching the
+ *   next one, at the non-canonical RIP (Bochs does), but no VM entry may
+ *   load such a RIP (27.3.1.4); KVM's emulator faults at the instruction
+ *   too, as a near branch there does (vol. 2, JMP).
  * - RF is cleared, as after any instruction that completes (vol. 3A,
  *   19.3.1.1): it only keeps an instruction breakpoint at the instruction
  *   it returned to from firing again.
@@ -37,10 +43,13 @@ struct retire {
  * - With TF set, and BTF clear (the debug-control MSR's single-step on
  *   branches, which this instruction is not), a single-step trap is due
  *   after it (vol. 3B, 19.3.1.4). */
-static inline struct retire retire_insn(uint64_t rip, uint64_t len, bool code64, uint64_t rflags, uint32_t intr,
-					bool btf)
+static inline struct retire retire_insn(uint64_t rip, uint64_t len, bool code64, unsigned la_bits, uint64_t rflags,
+					uint32_t intr, bool btf)
 {
 	uint64_t next = rip + len;
+	unsigned shift = 64 - la_bits;
+	if (code64 && (uint64_t)((int64_t)(next << shift) >> shift) != next)
+		return (struct retire){ .gp = true };
 	return (struct retire){
 		.rip = code64 ? next : next & 0xffffffffull,
 		.rflags = rflags & ~RFLAGS_RF,

@@ -58,6 +58,17 @@ void vcpu_set_gpr(struct vcpu *v, unsigned n, uint64_t value)
 #define DEBUGCTL_BTF (1ull << 1)
 #define PENDING_DBG_BS (1ull << 14)
 
+/* Queue a hardware exception for the next VM entry (vcpu_inject). */
+static void inject_hw_exception(uint8_t vector, bool has_error, uint32_t error)
+{
+	uint32_t info = vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID;
+	if (has_error && (vmcs_readnat(GUEST_CR0) & CR0_PE)) {
+		info |= INTR_INFO_DELIVER_CODE;
+		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
+	}
+	vmcs_write32(VM_ENTRY_INTR_INFO, info);
+}
+
 _Static_assert(RETIRE_SHADOWS == (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS), "vmx/retire.h");
 
 /* The rare completions (vmx/retire.h). A shadow must end: the HLT
@@ -76,7 +87,12 @@ void vcpu_skip_done(uint64_t len)
 	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
 	bool code64 = vcpu_code64();
 	bool btf = (rflags & RFLAGS_TF) && (vmcs_read64(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF);
-	struct retire r = retire_insn(rip, len, code64, rflags, intr, btf);
+	unsigned la_bits = code64 && (vmcs_readnat(GUEST_CR4) & CR4_LA57) ? 57 : 48;
+	struct retire r = retire_insn(rip, len, code64, la_bits, rflags, intr, btf);
+	if (r.gp) {
+		inject_hw_exception(VEC_GP, true, 0);
+		return;
+	}
 	vmcs_writenat(GUEST_RIP, r.rip);
 	if (r.rflags != rflags)
 		vmcs_writenat(GUEST_RFLAGS, r.rflags);
@@ -96,14 +112,8 @@ void vcpu_halt(struct vcpu *v)
 void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 {
 	(void)v;
-	uint32_t info = vector | INTR_TYPE_HW_EXCEPTION | INTR_INFO_VALID;
-	if (has_error && (vmcs_readnat(GUEST_CR0) & CR0_PE)) {
-		info |= INTR_INFO_DELIVER_CODE;
-		vmcs_write32(VM_ENTRY_EXCEPTION_ERROR_CODE, error);
-	}
-	vmcs_write32(VM_ENTRY_INTR_INFO, info);
+	inject_hw_exception(vector, has_error, error);
 }
-
 uint64_t vcpu_cr0_host_bits(void)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;

@@ -726,12 +726,14 @@ static void run_one(struct run *r)
 		vm->cause = CAUSE_ERROR;
 	}
 	wait_aps_left(r, ok ? vm : NULL);
-	devices_finish(vm);
+	/* A CPU given up on may still run in the VM: nothing of it is freed,
+	 * and its devices are left alone (that CPU may be in one now). */
+	bool keep = __atomic_load_n(&vm->aps_lost, __ATOMIC_ACQUIRE);
+	if (!keep)
+		devices_finish(vm);
 	if (vm->cfg.ept == EPT_LAZY && ok)
 		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
 			 (unsigned long long)vm->lazy_fills, (unsigned long long)vm->ept.tables);
-	/* A CPU given up on may still run in the VM: nothing of it is freed. */
-	bool keep = __atomic_load_n(&vm->aps_lost, __ATOMIC_ACQUIRE);
 	if (!keep)
 		vm_destroy(vm);
 	print_vm_end(vm);

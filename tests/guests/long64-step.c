@@ -12,6 +12,10 @@
  * may not inject the interrupt on the VM entry that would deliver the
  * trap (such an entry discards it).
  *
+ * Completing an instruction that ends at the top of the canonical lower
+ * half (a CPUID at 0x7ffffffffffe) must not leave a non-canonical RIP,
+ * which VM entry refuses: it is #GP at the instruction.
+ *
  * POPF that sets TF traps after the instruction that follows it: the one
  * under test. A #DB right after it ("1:") is right; one an instruction
  * late ("2:") means the hypervisor lost the trap.
@@ -29,6 +33,28 @@
 static volatile uint32_t *const apic = (volatile uint32_t *)APIC_BASE;
 static volatile uint64_t irq_rip;
 static volatile unsigned irqs, steps_before_irq;
+
+/* Linear 0x7ffffffff000, the last page below the canonical hole: PML4
+ * entry 255, then entry 511 at each level, onto TOP_PAGE. */
+static uint64_t top_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t top_pd[512] __attribute__((aligned(4096)));
+static uint64_t top_pt[512] __attribute__((aligned(4096)));
+static uint8_t top_page[4096] __attribute__((aligned(4096)));
+#define TOP_CPUID 0x7ffffffffffeull
+
+static void map_top(void)
+{
+	uint64_t cr3;
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	uint64_t *pml4 = (uint64_t *)(cr3 & ~0xfffull);
+	pml4[255] = (uint64_t)top_pdpt | 3;
+	top_pdpt[511] = (uint64_t)top_pd | 3;
+	top_pd[511] = (uint64_t)top_pt | 3;
+	top_pt[511] = (uint64_t)top_page | 3;
+	top_page[0xffe] = 0x0f; /* CPUID */
+	top_page[0xfff] = 0xa2;
+	__asm__ volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+}
 
 static void on_ipi(struct trap_frame *f)
 {
@@ -90,6 +116,18 @@ uint64_t guest_main(void)
 	CHECK(irqs == 1, "FAIL: the self-IPI came %u times", irqs);
 	CHECK(steps_before_irq == before + 1, "FAIL: the self-IPI came at RIP %#llx before the #DB of the ICR write",
 	      (unsigned long long)irq_rip);
+
+	map_top();
+	fault_vector = NO_FAULT;
+	__asm__ volatile("xorl %%eax, %%eax\n\t"
+			 "jmp *%0\n"
+			 "1:\n\t" EXTABLE(0x7ffffffffffe, 1b)
+			 :
+			 : "r"(TOP_CPUID)
+			 : "rax", "rbx", "rcx", "rdx", "memory");
+	print("step: CPUID at %#llx, the last canonical bytes: fault vector %d", (unsigned long long)TOP_CPUID,
+	      fault_vector);
+	CHECK(fault_vector == VEC_GP, "FAIL: CPUID at the top of the canonical range: no #GP");
 	print("step: %u instructions single-stepped, %u failed", steps, failures);
 	return failures;
 }

@@ -10,7 +10,8 @@
  *     (the host owns CD, so the write exits): 0x40000000 must now read
  *     the new directory's page;
  *  2. sets a reserved bit in a present PDPTE 2 and clears CR0.CD: #GP,
- *     and CR0 keeps CD;
+ *     and CR0 keeps CD; the same with a bit above the physical-address
+ *     width (no report line: a failure is counted);
  *  3. points PDPTE 3 at the other directory and sets CR4.SMEP together
  *     with OSXSAVE (the host owns OSXSAVE, so it exits): 0xc0000000 must
  *     read the new page (skipped without SMEP or XSAVE).
@@ -19,7 +20,7 @@
  *
  * Exits it causes (asserted exactly by the boot test, with SMEP):
  *   cpuid:  2  leaf 1 (XSAVE), leaf 7 (SMEP)
- *   cr:     5  CR0.CD set, CR0.CD clear (#GP), CR0.CD clear, CR4
+ *   cr:     6  CR0.CD set, CR0.CD clear (#GP twice), CR0.CD clear, CR4
  *              SMEP|OSXSAVE set, clear
  *   vmcall: 4  three reports, exit
  * It ends by the exit hypercall with its failure count.
@@ -92,7 +93,20 @@ _start:
 	jmp	2f
 1:	incl	fails
 	REPORT(rsvd_taken)
-2:	movl	$0, pdpt + 2 * 8
+2:
+	/* 2b. So is one with a bit above the physical-address width (bit 51;
+	 * the guest's MAXPHYADDR is below 52). CR0 still has CD. */
+	movl	$pd_old + 1, pdpt + 2 * 8
+	movl	$1 << 19, pdpt + 2 * 8 + 4
+	movl	%cr0, %eax
+	andl	$~CR0_CD, %eax
+	movl	$0, gp_count
+	movl	%eax, %cr0
+	cmpl	$1, gp_count
+	je	4f
+	incl	fails
+4:	movl	$0, pdpt + 2 * 8 + 4
+	movl	$0, pdpt + 2 * 8
 	movl	%cr0, %eax
 	andl	$~CR0_CD, %eax
 	movl	%eax, %cr0

@@ -213,6 +213,20 @@ static void cr3_bit_63_with_pcide(void **state)
 	assert_true(cr3_write_ok(&pae32, 0xffffffe0, 36));
 }
 
+/* A present PDPTE's reserved bits: 2:1, 8:5 and MAXPHYADDR up. */
+static void pdpte_reserved_bits(void **state)
+{
+	(void)state;
+	assert_true(pdpte_ok(0x12345001ull, 39));
+	assert_true(pdpte_ok(0x7fffffff000ull | 1, 43));
+	assert_false(pdpte_ok(0x3, 39));		/* R/W */
+	assert_false(pdpte_ok(0x81, 39));		/* PS */
+	assert_false(pdpte_ok((1ull << 39) | 1, 39));	/* above the width */
+	assert_false(pdpte_ok((1ull << 45) | 1, 39));
+	assert_false(pdpte_ok((1ull << 63) | 1, 52));	/* XD is reserved here */
+	assert_true(pdpte_ok((1ull << 45) | 2, 39));	/* not present: anything */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +244,7 @@ int main(void)
 		cmocka_unit_test(flushes_of_cr0_writes),
 		cmocka_unit_test(flushes_of_cr4_writes),
 		cmocka_unit_test(cr3_bit_63_with_pcide),
+		cmocka_unit_test(pdpte_reserved_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,7 @@
 static void plain(void **state)
 {
 	(void)state;
-	struct retire r = retire_insn(0x1000, 2, false, IF | 2, NMI_BLOCKED, false);
+	struct retire r = retire_insn(0x1000, 2, false, 48, IF | 2, NMI_BLOCKED, false);
 	assert_int_equal(r.rip, 0x1002);
 	assert_int_equal(r.rflags, IF | 2);
 	assert_int_equal(r.intr, NMI_BLOCKED); /* blocking by NMI is not a shadow: it stays */
@@ -23,16 +23,31 @@ static void plain(void **state)
 static void eip_wraps(void **state)
 {
 	(void)state;
-	assert_int_equal(retire_insn(0xfffffffe, 2, false, 2, 0, false).rip, 0);
-	assert_int_equal(retire_insn(0xfffffffd, 3, false, 2, 0, false).rip, 0);
-	assert_int_equal(retire_insn(0xfffffffe, 2, true, 2, 0, false).rip, 0x100000000ull);
-	assert_int_equal(retire_insn(0xfffffffc, 2, false, 2, 0, false).rip, 0xfffffffe);
+	assert_int_equal(retire_insn(0xfffffffe, 2, false, 48, 2, 0, false).rip, 0);
+	assert_int_equal(retire_insn(0xfffffffd, 3, false, 48, 2, 0, false).rip, 0);
+	assert_int_equal(retire_insn(0xfffffffe, 2, true, 48, 2, 0, false).rip, 0x100000000ull);
+	assert_int_equal(retire_insn(0xfffffffc, 2, false, 48, 2, 0, false).rip, 0xfffffffe);
+}
+
+/* In 64-bit code a RIP past the canonical range is #GP at the
+ * instruction, with 48 or 57 linear-address bits. */
+static void rip_canonical(void **state)
+{
+	(void)state;
+	assert_true(retire_insn(0x7ffffffffffeull, 2, true, 48, 2, 0, false).gp);
+	assert_false(retire_insn(0x7ffffffffffdull, 2, true, 48, 2, 0, false).gp);
+	assert_false(retire_insn(0x7ffffffffffeull, 2, true, 57, 2, 0, false).gp);
+	assert_true(retire_insn(0xfffffffffffffffeull, 2, true, 48, 2, 0, false).gp == false); /* wraps to 0 */
+	assert_true(retire_insn(0xfffffffffffffffeull, 2, true, 48, 2, 0, false).rip == 0);
+	assert_true(retire_insn(0xfffffffffffeull, 2, true, 57, 2, 0, false).rip == 0x1000000000000ull);
+	/* outside 64-bit mode EIP wraps instead */
+	assert_false(retire_insn(0xfffffffe, 2, false, 48, 2, 0, false).gp);
 }
 
 static void rf_cleared(void **state)
 {
 	(void)state;
-	struct retire r = retire_insn(0x1000, 2, true, RFLAGS_RF | IF, 0, false);
+	struct retire r = retire_insn(0x1000, 2, true, 48, RFLAGS_RF | IF, 0, false);
 	assert_int_equal(r.rflags, IF);
 	assert_false(r.single_step);
 }
@@ -40,8 +55,8 @@ static void rf_cleared(void **state)
 static void shadows_end(void **state)
 {
 	(void)state;
-	assert_int_equal(retire_insn(0x1000, 2, true, IF, STI | NMI_BLOCKED, false).intr, NMI_BLOCKED);
-	assert_int_equal(retire_insn(0x1000, 2, true, IF, MOV_SS, false).intr, 0);
+	assert_int_equal(retire_insn(0x1000, 2, true, 48, IF, STI | NMI_BLOCKED, false).intr, NMI_BLOCKED);
+	assert_int_equal(retire_insn(0x1000, 2, true, 48, IF, MOV_SS, false).intr, 0);
 }
 
 /* TF: a single-step trap after the instruction, unless BTF narrows
@@ -49,11 +64,11 @@ static void shadows_end(void **state)
 static void single_step(void **state)
 {
 	(void)state;
-	struct retire r = retire_insn(0x1000, 2, true, RFLAGS_TF | RFLAGS_RF, MOV_SS, false);
+	struct retire r = retire_insn(0x1000, 2, true, 48, RFLAGS_TF | RFLAGS_RF, MOV_SS, false);
 	assert_true(r.single_step);
 	assert_int_equal(r.rflags, RFLAGS_TF);
 	assert_int_equal(r.intr, 0);
-	assert_false(retire_insn(0x1000, 2, true, RFLAGS_TF, 0, true).single_step);
+	assert_false(retire_insn(0x1000, 2, true, 48, RFLAGS_TF, 0, true).single_step);
 }
 
 int main(void)
@@ -61,6 +76,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plain),
 		cmocka_unit_test(eip_wraps),
+		cmocka_unit_test(rip_canonical),
 		cmocka_unit_test(rf_cleared),
 		cmocka_unit_test(shadows_end),
 		cmocka_unit_test(single_step),
