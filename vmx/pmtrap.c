@@ -16,6 +16,11 @@
 #define PORT_KBC_DATA 0x60
 #define PORT_KBC_CMD 0x64
 #define PORT_RESET_CONTROL 0xcf9
+/* System control port A: bit 1 gates A20, a 0-to-1 change of bit 0 resets
+ * the processor (an INIT on Intel's chipsets); OSes use it as a last
+ * resort to reboot (FreeBSD's cpu_reset does). */
+#define PORT_FAST_RESET 0x92
+#define FAST_RESET 0x01
 #define PORT_APM_CNT 0xb2 /* the chipset's APM control port, which raises an SMI */
 #define PCI_DATA 0xcfc
 
@@ -62,6 +67,7 @@ void pm_regs_from_acpi(struct pm_regs *r, const struct acpi_info *a)
 	pm_add(r, PM_RESET_KBC, PM_IO, PORT_KBC_CMD, 1);
 	pm_add(r, PM_KBC_DATA, PM_IO, PORT_KBC_DATA, 1);
 	pm_add(r, PM_RESET_CF9, PM_IO, PORT_RESET_CONTROL, 1);
+	pm_add(r, PM_RESET_FAST, PM_IO, PORT_FAST_RESET, 1);
 	if (!a || !a->have_fadt) {
 		pm_add(r, PM_SMI_CMD, PM_IO, PORT_APM_CNT, 1);
 		return;
@@ -140,6 +146,10 @@ static struct pm_decision judge(const struct pm_regs *r, const struct pm_reg *g,
 		break;
 	case PM_RESET_KBC:
 		if ((v & KBC_PULSE) == KBC_PULSE && !(v & KBC_RESET_LINE))
+			d.verdict = PM_RESET;
+		break;
+	case PM_RESET_FAST:
+		if (v & FAST_RESET)
 			d.verdict = PM_RESET;
 		break;
 	case PM_KBC_DATA:
@@ -323,6 +333,8 @@ const char *pm_kind_name(enum pm_kind k)
 		return "keyboard controller";
 	case PM_KBC_DATA:
 		return "keyboard controller data";
+	case PM_RESET_FAST:
+		return "fast reset (0x92)";
 	case PM_SMI_CMD:
 		return "SMI command";
 	case PM_GUARD:

@@ -32,6 +32,7 @@ enum pm_kind {
 	PM_RESET_CF9,  /* reset control: RST_CPU (bit 2) resets */
 	PM_RESET_KBC,  /* keyboard controller command: 0xF0-0xFE with bit 0 clear pulse reset */
 	PM_KBC_DATA,   /* keyboard controller data: after command 0xD1, bit 0 clear resets */
+	PM_RESET_FAST, /* port 0x92 (fast A20 and reset): bit 0 set resets (INIT) */
 	PM_SMI_CMD,    /* SMI command: only the FADT's own values go through */
 	PM_GUARD,      /* a chipset register that places the ones above */
 };

@@ -650,6 +650,12 @@ expect "command 0xf0 (pulses the reset line): the OS's reset" 'VM pt: the OS res
 expect "0xf0 pulse: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
 expect_none "0xf0 pulse: the OS did not go on" 'pt\| kbc: came back'
 expect_canaries 1
+boot ptfastreset bochs 60 -m "$PTESC -- test=kbc-reset how=fast" -m "$CANARY"
+expect "port 0x92's A20 bit goes through" 'pt\| kbc: port 0x92 0x[0-9a-f]+, bit 1 \(A20\) set: went on; now bit 0 \(fast reset\)$'
+expect "port 0x92's bit 0: the OS's reset" 'VM pt: the OS reset the machine \(port 0x92, value 0x[0-9a-f]*[13579bdf]\)$'
+expect "fast reset: cause=reboot" '^\[cpu0\] VM-END name=pt cause=reboot status=0 '
+expect_none "fast reset: the OS did not go on" 'pt\| kbc: came back'
+expect_canaries 1
 
 # Issue 12, finding 5: the machine's OS cannot rewrite what later VMs are
 # made of. A first boot finds where GRUB put the boot information (its RSDP

@@ -22,7 +22,7 @@
  *                             a later long64-hostile guest prints, in its
  *                             image) in [C, D); ranges of 0 are skipped.
  *                             Either write must end the VM where it lands.
- *   test=kbc-reset how=d1|pulse [cmd=N]
+ *   test=kbc-reset how=d1|pulse|fast [cmd=N]
  *                             the keyboard controller's traffic an OS makes
  *                             (0xd1 then 0xdf: A20 on, the reset line left
  *                             alone; 0xff, which pulses nothing) must go
@@ -31,8 +31,9 @@
  *                             clear (0xd1, then 0xde to port 0x60),
  *                             how=pulse the command CMD (default 0xf0,
  *                             which pulses bits 3:0, the reset line among
- *                             them). Either must end the VM as the OS's
- *                             reset (cause=reboot)
+ *                             them), how=fast sets port 0x92's bit 0 (after
+ *                             A20 through its bit 1). Each must end the VM
+ *                             as the OS's reset (cause=reboot)
  * The PM1a control port and the SMI command port come from the FADT, found
  * from the RSDP in the BIOS area (0xE0000-0xFFFFF).
  */
@@ -218,7 +219,13 @@ static uint64_t test_kbc_reset(void)
 	kbc_write(KBC_CMD, 0xff);
 	kbc_wait();
 	print("kbc: 0xd1 then 0xdf (A20 on), and 0xff: went on");
-	if (arg_is("how", "d1")) {
+	if (arg_is("how", "fast")) {
+		/* Port 0x92: A20 through bit 1 goes through; bit 0 resets. */
+		uint8_t a = inb(0x92);
+		outb(0x92, (uint8_t)((a | 0x02) & ~0x01));
+		print("kbc: port 0x92 %#x, bit 1 (A20) set: went on; now bit 0 (fast reset)", a);
+		outb(0x92, (uint8_t)(a | 0x03));
+	} else if (arg_is("how", "d1")) {
 		print("kbc: 0xd1 then 0xde: the output port with bit 0 (reset) clear");
 		kbc_write(KBC_CMD, KBC_WRITE_OUTPUT);
 		kbc_write(KBC_DATA, 0xde);

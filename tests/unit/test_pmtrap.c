@@ -156,6 +156,22 @@ static enum pm_verdict io_done(struct pm_regs *r, uint64_t port, unsigned size, 
 
 /* Every 8042 command that pulses the reset line (0xF0-0xFE with bit 0
  * clear), and the output port written through 0xD1 with bit 0 clear. */
+/* Port 0x92: bit 0 resets, bit 1 (A20) and the rest go through, at any
+ * width that puts a byte there. */
+static void test_fast_reset(void **state)
+{
+	(void)state;
+	struct pm_regs r;
+	bochs(&r);
+	assert_int_equal(io(&r, 0x92, 1, 0x02), PM_FORWARD);
+	assert_int_equal(io(&r, 0x92, 1, 0x00), PM_FORWARD);
+	assert_int_equal(io(&r, 0x92, 1, 0x03), PM_RESET);
+	assert_int_equal(io(&r, 0x92, 1, 0x01), PM_RESET);
+	assert_int_equal(io(&r, 0x91, 2, 0x0100), PM_RESET);
+	assert_int_equal(io(&r, 0x90, 4, 0x00020000), PM_FORWARD);
+	assert_int_equal(io(&r, 0x93, 1, 0x01), PM_FORWARD);
+}
+
 static void test_kbc_resets(void **state)
 {
 	(void)state;
@@ -502,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_pm1b_and_sleep_control),
 		cmocka_unit_test(test_resets),
 		cmocka_unit_test(test_kbc_resets),
+		cmocka_unit_test(test_fast_reset),
 		cmocka_unit_test(test_smi_command),
 		cmocka_unit_test(test_strongest_verdict),
 		cmocka_unit_test(test_cf8),
