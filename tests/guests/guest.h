@@ -21,6 +21,17 @@
 /* Routines the 32-bit guests share, each expanded where a guest wants it
  * (a guest's own label goes before it). */
 
+/* Load the guest's own GDT (`gdt_desc`: 0x08 flat 32-bit code, 0x10 flat
+ * data) and its selectors into CS, DS, ES and SS (AX changes). */
+.macro FLAT32_SEGMENTS
+	lgdt	gdt_desc
+	ljmp	$0x08, $1f
+1:	movw	$0x10, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+.endm
+
 /* The NUL-terminated string at ESI to COM1 (AL, DX and ESI change). */
 .macro COM1_PRINT
 	movw	$COM1, %dx

@@ -28,12 +28,7 @@
 	.code32
 	.globl	_start
 _start:
-	lgdt	gdt_desc
-	ljmp	$0x08, $1f
-1:	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
+	FLAT32_SEGMENTS
 	/* IDT entries for #UD (6) and #GP (13). */
 	movl	$ud_handler, %eax
 	movw	%ax, idt + 6 * 8

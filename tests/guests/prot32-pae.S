@@ -40,12 +40,7 @@
 	.code32
 	.globl	_start
 _start:
-	lgdt	gdt_desc
-	ljmp	$0x08, $1f
-1:	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
+	FLAT32_SEGMENTS
 	movl	$stack_top, %esp	/* the loader's stack is above the mapped 2 MiB */
 	movl	$13, %ecx
 	movl	$gp_handler, %eax

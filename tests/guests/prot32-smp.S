@@ -43,12 +43,7 @@
 	.globl	_start
 _start:
 	cli
-	lgdt	gdt_desc
-	ljmp	$0x08, $1f
-1:	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
+	FLAT32_SEGMENTS
 	movl	$bsp_stack_top, %esp
 	cld
 	movl	$ap_isr, %eax

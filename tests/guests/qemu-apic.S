@@ -39,12 +39,7 @@ _start:
 
 start:
 	movl	$stack_top, %esp
-	lgdt	gdt_desc
-	ljmp	$0x08, $1f
-1:	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
+	FLAT32_SEGMENTS
 	/* IDT: the timer, the IPI and the spurious vector */
 	movl	$timer_isr, %eax
 	movl	$TIMER_VECTOR, %ecx
