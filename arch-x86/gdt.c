@@ -1,6 +1,5 @@
 #include "arch-x86/gdt.h"
 
-#include "arch-x86/percpu.h"
 #include "arch-x86/string.h"
 
 struct descriptor_ptr {
@@ -8,25 +7,13 @@ struct descriptor_ptr {
 	uint64_t base;
 } __attribute__((packed));
 
-uint64_t gdt_base(void)
+void gdt_init(uint64_t gdt[GDT_ENTRIES], struct tss *tss, uint64_t ist_base)
 {
-	return (uintptr_t)this_cpu()->gdt;
-}
-
-uint64_t tss_base(void)
-{
-	return (uintptr_t)&this_cpu()->tss;
-}
-
-void gdt_init(struct cpu *c)
-{
-	uint64_t *gdt = c->gdt;
-	struct tss *tss = &c->tss;
 	uint64_t t = (uintptr_t)tss;
 	uint64_t limit = sizeof(*tss) - 1;
 
 	for (int i = 0; i < IST_COUNT; i++)
-		tss->ist[i] = c->ist_base + (uint64_t)(i + 1) * IST_STACK_SIZE;
+		tss->ist[i] = ist_base + (uint64_t)(i + 1) * IST_STACK_SIZE;
 	tss->iomap_base = sizeof(*tss); /* no IO permission bitmap */
 
 	gdt[0] = 0;
@@ -38,7 +25,7 @@ void gdt_init(struct cpu *c)
 			   (t >> 24 & 0xff) << 56;
 	gdt[GDT_TSS / 8 + 1] = t >> 32;
 
-	struct descriptor_ptr p = { sizeof(c->gdt) - 1, (uintptr_t)gdt };
+	struct descriptor_ptr p = { GDT_ENTRIES * 8 - 1, (uintptr_t)gdt };
 	__asm__ volatile("lgdt %0\n\t"
 			 "pushq %1\n\t"
 			 "leaq 1f(%%rip), %%rax\n\t"

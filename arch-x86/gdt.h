@@ -25,14 +25,10 @@ struct tss {
 } __attribute__((packed));
 _Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes");
 
-struct cpu;
+#define GDT_ENTRIES 5 /* null, code, data, the 16-byte TSS descriptor */
 
-/* Fill C's GDT and TSS (IST stacks at C->ist_base) and load them on this
- * CPU: GDT, segment registers, task register. */
-void gdt_init(struct cpu *c);
-
-/* This CPU's, for the VMCS host-state area (SDM vol. 3C, 27.5.2). */
-uint64_t gdt_base(void);
-uint64_t tss_base(void);
+/* Fill a CPU's GDT and TSS (IST stacks from IST_BASE up) and load them on
+ * this CPU: GDT, segment registers, task register. */
+void gdt_init(uint64_t gdt[GDT_ENTRIES], struct tss *tss, uint64_t ist_base);
 
 #endif

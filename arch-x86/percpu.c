@@ -21,3 +21,18 @@ unsigned cpus_online(void)
 		n += cpus[i].online;
 	return n;
 }
+
+uint64_t gdt_base(void)
+{
+	return (uintptr_t)this_cpu()->gdt;
+}
+
+uint64_t tss_base(void)
+{
+	return (uintptr_t)&this_cpu()->tss;
+}
+
+void percpu_load_gdt(struct cpu *c)
+{
+	gdt_init(c->gdt, &c->tss, c->ist_base);
+}

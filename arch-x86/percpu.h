@@ -21,7 +21,7 @@ struct cpu {
 	uint32_t apic_id;
 	volatile bool online; /* set by the CPU itself once it is up */
 	volatile bool failed; /* set by the CPU itself if it could not come up */
-	uint64_t gdt[5];
+	uint64_t gdt[GDT_ENTRIES];
 	struct tss tss;
 	uint64_t ist_base; /* IST stacks (IST_COUNT x IST_STACK_SIZE) */
 	uint64_t stack_top; /* an AP's own stack; the boot CPU's is in boot/start.S */
@@ -74,5 +74,13 @@ unsigned cpus_online(void);
 
 /* Make C this CPU's: its GS base, its id and APIC id. */
 void percpu_enter(struct cpu *c, unsigned id, uint32_t apic_id);
+
+/* This CPU's GDT and TSS, for the VMCS host-state area (SDM vol. 3C,
+ * 27.5.2). */
+uint64_t gdt_base(void);
+uint64_t tss_base(void);
+
+/* Load C's own GDT and TSS on this CPU (arch-x86/gdt.h). */
+void percpu_load_gdt(struct cpu *c);
 
 #endif

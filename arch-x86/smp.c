@@ -1,7 +1,6 @@
 #include "arch-x86/smp.h"
 
 #include "arch-x86/cpu.h"
-#include "arch-x86/idt.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
@@ -90,9 +89,6 @@ void apic_eoi(void)
 static __attribute__((noreturn, used)) void ap_start(struct cpu *c)
 {
 	percpu_enter(c, c->id, c->apic_id);
-	gdt_init(c);
-	idt_load();
-	apic_enable();
 	ap_main(c);
 	cpu_park();
 }

@@ -13,7 +13,8 @@
 
 /* Start the APs through the page of RAM at LOW_PAGE (below 1 MiB, free
  * for the start-up code while this runs); returns how many CPUs are
- * online, the boot CPU included. */
+ * online, the boot CPU included. Each AP runs MAIN on its own stack, its
+ * per-CPU data entered; MAIN loads its GDT and IDT and sets C->online. */
 unsigned smp_start(uint64_t low_page, void (*main)(struct cpu *c));
 
 /* The low word of the interrupt command register (SDM vol. 3A, 11.6.1):

@@ -153,10 +153,14 @@ static void pic_mask_all(void)
 	outb(0xa1, 0xff);
 }
 
-/* Each AP, started by smp_start: VMX on, then it runs VMs with the others
+/* Each AP, started by smp_start (on its own stack, with its per-CPU
+ * data): its GDT, IDT and local APIC, VMX on, then it runs VMs with the others
  * (vms_ap_worker) and parks when none is left. */
 static void ap_main(struct cpu *c)
 {
+	percpu_load_gdt(c);
+	idt_load();
+	apic_enable();
 	if (!vmx_ap_on()) {
 		log_err("left out: VMX could not be turned on");
 		c->failed = true;
@@ -224,7 +228,7 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	console_set_level(options.loglevel);
 	if (options.console_hold)
 		console_hold();
-	gdt_init(&cpus[0]);
+	percpu_load_gdt(&cpus[0]);
 	idt_init();
 
 	log_info("hv " HV_VERSION ": bare-metal Intel VT-x hypervisor, booted by %s",
