@@ -2,21 +2,13 @@
 
 #include <stdint.h>
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/percpu.h"
 #include "arch-x86/smp.h"
 #include "drivers/console.h"
 
-/* Local APIC registers by xAPIC offset (SDM vol. 3A, table 11-1). */
-#define APIC_ID 0x20
-#define APIC_VERSION 0x30
-#define APIC_TPR 0x80
-#define APIC_EOI 0xb0
-#define APIC_SVR 0xf0
-#define APIC_ISR 0x100 /* 8 registers, 0x10 apart */
-#define APIC_TIMER_INITIAL 0x380
-#define APIC_TIMER_DIVIDE 0x3e0
 /* Bits of an LVT entry the CPU sets: delivery status, remote IRR. */
 #define LVT_STATUS ((1u << 12) | (1u << 14))
 

@@ -9,6 +9,7 @@
 
 #define MSR_TSC 0x010
 #define MSR_IA32_APIC_BASE 0x01b
+#define APIC_BASE_BSP (1ull << 8)
 #define APIC_BASE_EXTD (1ull << 10)
 #define APIC_BASE_EN (1ull << 11)
 #define MSR_SYSENTER_CS 0x174

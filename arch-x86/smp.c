@@ -16,14 +16,8 @@ enum { O_GDTR, O_GDT, O_FAR32, O_32, O_FAR64, O_64, O_CR3, O_EFER, O_STACK, O_CP
 
 #define AP_STACK_PAGES (AP_STACK_SIZE / 4096)
 #define IST_PAGES (IST_COUNT * IST_STACK_SIZE / 4096)
-#define LAPIC_TPR 0x80
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define SVR_ENABLE (1u << 8)
 #define SPURIOUS_VECTOR 0xff
 #define MSR_X2APIC_BASE 0x800
-#define LAPIC_ICR_LOW 0x300
-#define LAPIC_ICR_HIGH 0x310
 #define ICR_NMI_OTHERS (ICR_ALL_BUT_SELF << 18 | ICR_LEVEL_ASSERT | ICR_MODE_NMI << 8)
 
 static void (*ap_main)(struct cpu *c);
@@ -47,13 +41,13 @@ void apic_send(uint32_t apic_id, uint32_t icr)
 {
 	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
 	if (base & APIC_BASE_EXTD) {
-		wrmsr(MSR_X2APIC_BASE + LAPIC_ICR_LOW / 16, (uint64_t)apic_id << 32 | icr); /* one 64-bit write */
+		wrmsr(MSR_X2APIC_BASE + APIC_ICR_LOW / 16, (uint64_t)apic_id << 32 | icr); /* one 64-bit write */
 		return;
 	}
 	volatile uint32_t *apic = phys_to_virt(base & 0x000ffffffffff000ull);
-	apic[LAPIC_ICR_HIGH / 4] = apic_id << 24;
-	apic[LAPIC_ICR_LOW / 4] = icr;
-	for (int i = 0; i < 100000 && (apic[LAPIC_ICR_LOW / 4] & ICR_PENDING); i++)
+	apic[APIC_ICR_HIGH / 4] = apic_id << 24;
+	apic[APIC_ICR_LOW / 4] = icr;
+	for (int i = 0; i < 100000 && (apic[APIC_ICR_LOW / 4] & ICR_PENDING); i++)
 		__asm__ volatile("pause");
 }
 
@@ -76,13 +70,13 @@ uint32_t apic_read(unsigned offset)
 
 void apic_enable(void)
 {
-	apic_write(LAPIC_TPR, 0);
-	apic_write(LAPIC_SVR, SVR_ENABLE | SPURIOUS_VECTOR);
+	apic_write(APIC_TPR, 0);
+	apic_write(APIC_SVR, SVR_ENABLED | SPURIOUS_VECTOR);
 }
 
 void apic_eoi(void)
 {
-	apic_write(LAPIC_EOI, 0);
+	apic_write(APIC_EOI, 0);
 }
 
 /* The trampoline's 64-bit code lands here, on the AP's own stack. */

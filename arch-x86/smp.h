@@ -9,6 +9,7 @@
 #ifndef ARCH_X86_SMP_H
 #define ARCH_X86_SMP_H
 
+#include "arch-x86/apic.h"
 #include "arch-x86/percpu.h"
 
 /* Start the APs through the page of RAM at LOW_PAGE (below 1 MiB, free
@@ -17,22 +18,6 @@
  * per-CPU data entered; MAIN loads its GDT and IDT and sets C->online. */
 unsigned smp_start(uint64_t low_page, void (*main)(struct cpu *c));
 
-/* The low word of the interrupt command register (SDM vol. 3A, 11.6.1):
- * the vector in bits 7:0, the delivery mode in 10:8, logical destination
- * mode in bit 11, delivery status in 12, level assert in 14, the
- * destination shorthand in 19:18. The hypervisor's own IPIs, and the
- * guests' it reads (vmx/lapic.c, vmx/passthrough.c), use these. */
-enum { ICR_MODE_FIXED = 0, ICR_MODE_LOWEST = 1, ICR_MODE_NMI = 4, ICR_MODE_INIT = 5, ICR_MODE_SIPI = 6 };
-enum { ICR_SELF = 1, ICR_ALL = 2, ICR_ALL_BUT_SELF = 3 }; /* 0: the destination field */
-#define ICR_LOGICAL (1u << 11)
-#define ICR_PENDING (1u << 12)
-#define ICR_LEVEL_ASSERT (1u << 14)
-static inline unsigned icr_mode(uint32_t low) { return (low >> 8) & 7; }
-static inline unsigned icr_shorthand(uint32_t low) { return (low >> 18) & 3; }
-
-#define ICR_FIXED (ICR_LEVEL_ASSERT | ICR_MODE_FIXED << 8)   /* | vector */
-#define ICR_INIT (ICR_LEVEL_ASSERT | ICR_MODE_INIT << 8)
-#define ICR_STARTUP (ICR_LEVEL_ASSERT | ICR_MODE_SIPI << 8) /* | vector: the page number of the start */
 
 /* IPIs through this CPU's local APIC, in xAPIC or x2APIC mode, whichever
  * is on (a passthrough OS may have switched it). */

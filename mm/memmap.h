@@ -8,6 +8,8 @@
 
 #define PAGE_SIZE 4096ull
 #define PAGE_SHIFT 12
+#define MiB (1ull << 20)
+#define GiB (1ull << 30)
 
 struct mem_range {
 	uint64_t base, end; /* [base, end) */

@@ -12,6 +12,7 @@
  */
 #include "vmx/exit.h"
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/extable.h"
 #include "arch-x86/idt.h"
@@ -513,12 +514,12 @@ static void handle_ept_violation(struct vcpu *v)
 		return;
 	}
 	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
-	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == LAPIC_BASE) {
+	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == APIC_DEFAULT_BASE) {
 		if (!not_the_instructions(v, gpa, &q))
 			lapic_mmio_exit(v, gpa); /* the emulated local APIC */
 		return;
 	}
-	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == LAPIC_BASE && q.write) {
+	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == APIC_DEFAULT_BASE && q.write) {
 		if (!not_the_instructions(v, gpa, &q))
 			passthrough_apic_write(v, gpa); /* the real APIC, ICR checked */
 		return;

@@ -1,5 +1,6 @@
 #include "vmx/lapic.h"
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/percpu.h"
@@ -14,35 +15,8 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-/* Register offsets (SDM vol. 3A, table 11-1). */
-enum {
-	APIC_ID = 0x20,
-	APIC_VERSION = 0x30,
-	APIC_TPR = 0x80,
-	APIC_EOI = 0xb0,
-	APIC_LDR = 0xd0,
-	APIC_DFR = 0xe0,
-	APIC_SVR = 0xf0,
-	APIC_ISR = 0x100,
-	APIC_IRR = 0x200,
-	APIC_ICR_LOW = 0x300,
-	APIC_ICR_HIGH = 0x310,
-	APIC_LVT_TIMER = 0x320,
-	APIC_LVT_LINT0 = 0x350,
-	APIC_LVT_LINT1 = 0x360,
-	APIC_LVT_ERROR = 0x370,
-	APIC_TIMER_INITIAL = 0x380,
-	APIC_TIMER_CURRENT = 0x390,
-	APIC_TIMER_DIVIDE = 0x3e0,
-	APIC_SELF_IPI = 0x3f0, /* x2APIC only */
-};
 #define APIC_VERSION_VALUE 0x00050014u /* version 0x14, 6 LVT entries */
-#define LVT_MASKED (1u << 16)
 #define LVT_TIMER_PERIODIC (1u << 17)
-#define SVR_ENABLED (1u << 8)
-#define APIC_BASE_BSP (1ull << 8)
-#define APIC_BASE_EXTD (1ull << 10)
-#define APIC_BASE_ENABLE (1ull << 11)
 #define RFLAGS_IF_BIT (1ull << 9)
 
 static uint32_t *reg(struct vcpu *v, unsigned off)
@@ -63,7 +37,7 @@ void lapic_reset(struct vcpu *v)
 	*reg(v, APIC_SVR) = 0xff;
 	for (unsigned off = APIC_LVT_TIMER; off <= APIC_LVT_ERROR; off += 0x10)
 		*reg(v, off) = LVT_MASKED;
-	l->apic_base = LAPIC_BASE | APIC_BASE_ENABLE | (v->index ? 0 : APIC_BASE_BSP);
+	l->apic_base = APIC_DEFAULT_BASE | APIC_BASE_EN | (v->index ? 0 : APIC_BASE_BSP);
 	l->deadline = l->period = 0;
 	l->pending = false;
 }
@@ -448,9 +422,9 @@ bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 	if (msr == MSR_IA32_APIC_BASE) {
 		/* The base stays at 0xFEE00000; enable and x2APIC mode may
 		 * change (leaving x2APIC needs a disable first, 11.12.5). */
-		if ((value & ~0xfffull) != LAPIC_BASE || (value & 0x2ff))
+		if ((value & ~0xfffull) != APIC_DEFAULT_BASE || (value & 0x2ff))
 			return false;
-		bool extd = value & APIC_BASE_EXTD, en = value & APIC_BASE_ENABLE;
+		bool extd = value & APIC_BASE_EXTD, en = value & APIC_BASE_EN;
 		if ((extd && !en) || (!extd && (l->apic_base & APIC_BASE_EXTD) && en))
 			return false;
 		l->apic_base = (value & ~APIC_BASE_BSP) | (l->apic_base & APIC_BASE_BSP); /* BSP is read-only */

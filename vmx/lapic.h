@@ -20,9 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch-x86/apic.h"
 #include "vmx/vm.h"
-
-#define LAPIC_BASE 0xfee00000ull
 
 /* Pages for V's APIC, on APIC virtualization if HW; false if out of
  * memory. */

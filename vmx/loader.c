@@ -10,7 +10,6 @@
 #include "drivers/acpi.h"
 #include "vmx/image.h"
 
-#define GiB (1ull << 30)
 #define REAL_DEFAULT_LOAD 0x7c00
 #define FLAT_DEFAULT_LOAD 0x100000
 #define PTE_P_RW 0x3ull

@@ -1,5 +1,6 @@
 #include "vmx/msr.h"
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/extable.h"
 #include "arch-x86/msr.h"
@@ -130,7 +131,7 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 		*value = FEATURE_CONTROL_LOCK; /* locked, VMX off in and outside SMX */
 		return true;
 	case MSR_IA32_APIC_BASE:
-		*value = 0xfee00000ull | (1u << 11) | (1u << 8); /* xAPIC enabled, BSP */
+		*value = APIC_DEFAULT_BASE | APIC_BASE_EN | APIC_BASE_BSP; /* xAPIC enabled, BSP */
 		return true;
 	default:
 		return false; /* IA32_VMX_* and every MSR not named here */
@@ -168,7 +169,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 	case MSR_IA32_APIC_BASE:
 		/* The xAPIC stays where it is; the BSP and enable bits may be
 		 * rewritten as they are. */
-		return (value & ~0xfffull) == 0xfee00000ull;
+		return (value & ~0xfffull) == APIC_DEFAULT_BASE;
 	default:
 		return false; /* FEATURE_CONTROL (locked), IA32_VMX_*, unknown */
 	}

@@ -1,5 +1,6 @@
 #include "vmx/passthrough.h"
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/extable.h"
 #include "arch-x86/msr.h"
@@ -21,15 +22,11 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define GiB (1ull << 30)
 #define MAX_HV_RUNS 64
 #define MAX_FW_RANGES 128
 /* EPT tables for the identity map come from a reserve taken before the
  * guest's map is computed, so they are hidden from the guest too. */
 #define TABLE_RESERVE_FRAMES 512
-#define PASSTHROUGH_APIC 0xfee00000ull
-#define APIC_ICR_LOW 0x300
-#define APIC_ICR_HIGH 0x310
 
 extern char __image_start[], __image_end[];
 
@@ -294,7 +291,7 @@ bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t er
 			    EPT_READ | EPT_MEMTYPE_WB);
 	/* The local APIC: read directly, written through the hypervisor. */
 	if (ok)
-		ok = pt_map(&vm->ept, PASSTHROUGH_APIC, PASSTHROUGH_APIC, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
+		ok = pt_map(&vm->ept, APIC_DEFAULT_BASE, APIC_DEFAULT_BASE, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
 	/* The pages of the power registers in memory: the same. */
 	pm_setup(vm->cfg.name);
 	for (unsigned i = 0; ok && i < ntrap_pages; i++)
@@ -577,7 +574,7 @@ void passthrough_apic_write(struct vcpu *v, uint64_t gpa)
 		return;
 	}
 	uint32_t val = (uint32_t)(m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm);
-	volatile uint32_t *apic = phys_to_virt(PASSTHROUGH_APIC);
+	volatile uint32_t *apic = phys_to_virt(APIC_DEFAULT_BASE);
 	/* The APIC is this CPU's, the OS's own. Where its page is no APIC
 	 * (x2APIC mode), the write goes where the OS's would: it sends
 	 * nothing, so no IPI is judged or counted. */

@@ -5,6 +5,7 @@
  */
 #include "vmx/vm.h"
 
+#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/hoststate.h"
 #include "arch-x86/percpu.h"
@@ -29,8 +30,6 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define GiB (1ull << 30)
-#define MiB (1ull << 20)
 /* Guest RAM above 3 GiB is placed from 4 GiB up, leaving a hole below
  * 4 GiB for the local APIC and other device addresses, as PCs do. */
 #define LOW_RAM_MAX (3 * GiB)
@@ -312,7 +311,7 @@ static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_modul
 				     (unsigned long long)(hv_frames.free * 4096 >> 20));
 			return false;
 		}
-		if (!ept_create(vm) || (vm->apic_access_page && !pt_map(&vm->ept, LAPIC_BASE, vm->apic_access_page,
+		if (!ept_create(vm) || (vm->apic_access_page && !pt_map(&vm->ept, APIC_DEFAULT_BASE, vm->apic_access_page,
 								      PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB))) {
 			fmt_snprintf(err, errlen, "out of memory for the VM's EPT");
 			return false;

@@ -3,8 +3,6 @@
 
 #include "mm/memmap.h"
 
-#define MiB (1ull << 20)
-#define GiB (1ull << 30)
 
 static size_t usable(const struct mem_range *u, size_t n, const struct mem_range *r, size_t m, struct mem_range *out,
 		     size_t max)
