@@ -306,14 +306,13 @@ static void flush_guest_tlb(struct vcpu *v, enum cr_flush what)
  * as on hardware (SDM vol. 3A, 2.5; vol. 2B, MOV CR); switching paging on
  * with EFER.LME enters long mode (10.8.5), which the emulation must do
  * itself, as it must load the PAE PDPTEs and flush what the CPU would. */
-static bool guest_write_cr0(struct vcpu *v, uint64_t val)
+static bool guest_write_cr0(struct vcpu *v, const struct cr_state *st, uint64_t val)
 {
-	struct cr_state st = cr_state();
-	uint64_t old = st.cr0, efer = st.efer;
+	uint64_t old = st->cr0, efer = st->efer;
 
-	if (!cr0_write_ok(&st, val))
+	if (!cr0_write_ok(st, val))
 		return false;
-	if (cr_write_loads_pdptes(&st, val, st.cr4) && !load_pdptes(v, st.cr3))
+	if (cr_write_loads_pdptes(st, val, st->cr4) && !load_pdptes(v, st->cr3))
 		return false;
 	bool paging_on = (val & CR0_PG) && !(old & CR0_PG), paging_off = !(val & CR0_PG) && (old & CR0_PG);
 	if (paging_on && (efer & EFER_LME)) {
@@ -327,40 +326,38 @@ static bool guest_write_cr0(struct vcpu *v, uint64_t val)
 	}
 	vmcs_writenat(GUEST_CR0, vcpu_real_cr0(val));
 	vmcs_writenat(CR0_READ_SHADOW, val);
-	flush_guest_tlb(v, cr_write_flush(&st, val, st.cr4));
+	flush_guest_tlb(v, cr_write_flush(st, val, st->cr4));
 	return true;
 }
 
 /* MOV to CR4: VMXE reads 0 and cannot be set (VMX is hidden from guests,
  * so setting it faults as on a CPU without VMX); bits the CPU does not
  * have fault too. */
-static bool guest_write_cr4(struct vcpu *v, uint64_t val)
+static bool guest_write_cr4(struct vcpu *v, const struct cr_state *st, uint64_t val)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
-	struct cr_state st = cr_state();
 
-	if (!cr4_write_ok(&st, val, c->cr4_fixed1 & 0xffffffffull & ~CR4_VMXE))
+	if (!cr4_write_ok(st, val, c->cr4_fixed1 & 0xffffffffull & ~CR4_VMXE))
 		return false;
-	if (cr_write_loads_pdptes(&st, st.cr0, val) && !load_pdptes(v, st.cr3))
+	if (cr_write_loads_pdptes(st, st->cr0, val) && !load_pdptes(v, st->cr3))
 		return false;
 	vmcs_writenat(GUEST_CR4, vmx_fixed_bits(val, c->cr4_fixed0, c->cr4_fixed1));
 	vmcs_writenat(CR4_READ_SHADOW, val);
-	flush_guest_tlb(v, cr_write_flush(&st, st.cr0, val));
+	flush_guest_tlb(v, cr_write_flush(st, st->cr0, val));
 	return true;
 }
 
 /* MOV to CR3, reached only on CPUs that force CR3-load exiting. */
-static bool guest_write_cr3(struct vcpu *v, uint64_t val)
+static bool guest_write_cr3(struct vcpu *v, const struct cr_state *st, uint64_t val)
 {
-	struct cr_state st = cr_state();
-	uint64_t cr3 = cr3_written(&st, val);
+	uint64_t cr3 = cr3_written(st, val);
 
-	if (!cr3_write_ok(&st, val, guest_maxphyaddr()))
+	if (!cr3_write_ok(st, val, guest_maxphyaddr()))
 		return false;
-	if (pae_paging(st.cr0, st.cr4, st.efer) && !load_pdptes(v, cr3))
+	if (pae_paging(st->cr0, st->cr4, st->efer) && !load_pdptes(v, cr3))
 		return false;
 	vmcs_writenat(GUEST_CR3, cr3);
-	flush_guest_tlb(v, cr3_write_flush(&st, val));
+	flush_guest_tlb(v, cr3_write_flush(st, val));
 	return true;
 }
 
@@ -370,15 +367,17 @@ static void handle_cr(struct vcpu *v)
 	bool ok = true;
 
 	if (q.type == CR_MOV_TO) {
+		/* Read once for the checks; CR8 needs only the code size. */
+		struct cr_state st = q.cr == 8 ? (struct cr_state){ .code64 = vcpu_code64() } : cr_state();
 		uint64_t val = vcpu_gpr(v, q.gpr);
-		if (!vcpu_code64())
+		if (!st.code64)
 			val = (uint32_t)val; /* 32-bit operand outside 64-bit mode (vol. 2B, MOV CR) */
 		if (q.cr == 0)
-			ok = guest_write_cr0(v, val);
+			ok = guest_write_cr0(v, &st, val);
 		else if (q.cr == 4)
-			ok = guest_write_cr4(v, val);
+			ok = guest_write_cr4(v, &st, val);
 		else if (q.cr == 3)
-			ok = guest_write_cr3(v, val);
+			ok = guest_write_cr3(v, &st, val);
 		else if (q.cr == 8 && !(val >> 4) && v->lapic.enabled) /* TPR: bits 63:4 reserved */
 			lapic_cr8_write(v, val);
 		else if (q.cr == 8 && !(val >> 4))
@@ -391,8 +390,8 @@ static void handle_cr(struct vcpu *v)
 		vcpu_set_gpr(v, q.gpr, v->lapic.enabled ? lapic_cr8_read(v) : v->cr8);
 	} else if (q.type == CR_LMSW) {
 		/* LMSW sets PE/MP/EM/TS and cannot clear PE. */
-		uint64_t cr0 = guest_cr0();
-		ok = guest_write_cr0(v, (cr0 & ~0xeull) | (q.lmsw_data & 0xf) | (cr0 & CR0_PE));
+		struct cr_state st = cr_state();
+		ok = guest_write_cr0(v, &st, (st.cr0 & ~0xeull) | (q.lmsw_data & 0xf) | (st.cr0 & CR0_PE));
 	} else {
 		ok = false;
 	}

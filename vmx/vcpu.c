@@ -71,16 +71,16 @@ static void inject_hw_exception(uint8_t vector, bool has_error, uint32_t error)
 
 _Static_assert(RETIRE_SHADOWS == (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS), "vmx/retire.h");
 
-/* The rare completions (vmx/retire.h). A shadow must end: the HLT
- * activity state or an injected interrupt with such blocking is an
- * invalid guest state (SDM vol. 3C, 27.3.1.5). A single-step trap is
- * delivered by VM entry from the pending debug exceptions' BS bit
- * (27.7.3; vol. 3B, 19.2.4 on DR6.BS). */
 bool vcpu_code64(void)
 {
 	return (vmcs_read64(GUEST_IA32_EFER) & EFER_LMA) && (vmcs_read32(GUEST_CS_AR_BYTES) & AR_L);
 }
 
+/* The rare completions (vmx/retire.h). A shadow must end: the HLT
+ * activity state or an injected interrupt with such blocking is an
+ * invalid guest state (SDM vol. 3C, 27.3.1.5). A single-step trap is
+ * delivered by VM entry from the pending debug exceptions' BS bit
+ * (27.7.3; vol. 3B, 19.2.4 on DR6.BS). */
 void vcpu_skip_done(uint64_t len)
 {
 	uint64_t rip = vmcs_readnat(GUEST_RIP), rflags = vmcs_readnat(GUEST_RFLAGS);
@@ -114,6 +114,7 @@ void vcpu_inject(struct vcpu *v, uint8_t vector, bool has_error, uint32_t error)
 	(void)v;
 	inject_hw_exception(vector, has_error, error);
 }
+
 uint64_t vcpu_cr0_host_bits(void)
 {
 	const struct vmx_caps *c = &hv_vmx_caps;
