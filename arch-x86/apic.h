@@ -1,7 +1,7 @@
 /*
  * The local APIC's architectural layout, for the hypervisor's own APIC
  * (arch-x86/smp.c, hoststate.c) and the ones it emulates or filters for
- * guests (vmx/lapic.c, vmx/passthrough.c, vmx/ptpolicy.c): where it is
+ * guests (vmx/dev/lapic.c, vmx/load/passthrough.c, vmx/dev/ptpolicy.c): where it is
  * after reset, its registers by xAPIC MMIO offset (the x2APIC MSR is
  * 0x800 + offset / 16), and the fields of the interrupt command register.
  * Its MSR, IA32_APIC_BASE, is in arch-x86/msr.h.
@@ -44,7 +44,7 @@ enum {
  * bits 7:0, the delivery mode in 10:8, logical destination mode in bit
  * 11, delivery status in 12, level assert in 14, the destination
  * shorthand in 19:18. The hypervisor's own IPIs, and the guests' it reads
- * (vmx/lapic.c, vmx/passthrough.c), use these. */
+ * (vmx/dev/lapic.c, vmx/load/passthrough.c), use these. */
 enum { ICR_MODE_FIXED = 0, ICR_MODE_LOWEST = 1, ICR_MODE_NMI = 4, ICR_MODE_INIT = 5, ICR_MODE_SIPI = 6 };
 enum { ICR_SELF = 1, ICR_ALL = 2, ICR_ALL_BUT_SELF = 3 }; /* 0: the destination field */
 #define ICR_LOGICAL (1u << 11)

@@ -190,7 +190,7 @@ bool host_state_restore(void)
 		log_err("MTRRs beyond the first %u could not be put back after the machine's OS", MAX_VAR_MTRRS);
 		ok = false;
 	}
-	/* The VM exit loaded the host's PAT already (vmx/vcpu.c); should a
+	/* The VM exit loaded the host's PAT already (vmx/core/guest.c); should a
 	 * CPU not have, it is put back here. */
 	if (rdmsr(MSR_IA32_PAT) != s->pat)
 		wrmsr(MSR_IA32_PAT, s->pat);

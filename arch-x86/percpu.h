@@ -28,8 +28,8 @@ struct cpu {
 	uint64_t vmxon_region;
 	/* Events the exit path checks (percpu_read, one GS-relative load). */
 	volatile uint32_t nmi_pending; /* NMIs that arrived in VMX root operation */
-	uint8_t vmcs_failed;	       /* a VMREAD/VMWRITE failed (vmx/vmcs.h) */
-	uint8_t smi_stuck;	       /* exits report blocking by SMI (vmx/exit.c, handle_sipi) */
+	uint8_t vmcs_failed;	       /* a VMREAD/VMWRITE failed (vmx/hw/vmcs.h) */
+	uint8_t smi_stuck;	       /* exits report blocking by SMI (vmx/exit/exit.c, handle_sipi) */
 	unsigned trap_depth;	       /* exceptions being reported on this CPU */
 };
 

@@ -23,11 +23,11 @@
 #include "drivers/uart.h"
 #include "mm/paging.h"
 #include "mm/phys.h"
-#include "vmx/cpuid.h"
-#include "vmx/ept.h"
+#include "vmx/exit/cpuid.h"
+#include "vmx/core/memory.h"
 #include "vmx/isolation.h"
-#include "vmx/vm.h"
-#include "vmx/vmx.h"
+#include "vmx/core/vm.h"
+#include "vmx/hw/vmx.h"
 
 #define HV_VERSION "0.1"
 #define SELFTEST_FAULT_ADDR 0x7ffffffff000ull

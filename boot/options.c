@@ -2,7 +2,7 @@
 
 #include <stdbool.h>
 
-#include "boot/args.h"
+#include "drivers/args.h"
 #include "drivers/format.h"
 #include "drivers/uart.h"
 

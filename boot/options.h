@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "drivers/console.h"
-#include "vmx/vmconfig.h"
+#include "vmx/core/vmconfig.h"
 
 enum on_exit { ON_EXIT_POWEROFF, ON_EXIT_HALT, ON_EXIT_REBOOT };
 

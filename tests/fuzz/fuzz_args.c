@@ -3,7 +3,7 @@
 #include "fuzz.h"
 
 #include "boot/options.h"
-#include "vmx/vmconfig.h"
+#include "vmx/core/vmconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,4 +1,4 @@
-/* The guest page walker and segmentation (vmx/gwalk.c) on page tables
+/* The guest page walker and segmentation (vmx/core/gwalk.c) on page tables
  * from the input. The first HDR bytes choose the paging mode, the control
  * bits, CPL, the access, MAXPHYADDR, CR3, the PAE PDPTEs, the linear
  * address and where RAM ends; the rest fills an 8-page buffer that every
@@ -19,7 +19,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "vmx/gwalk.h"
+#include "vmx/core/gwalk.h"
 
 #define MEMSZ 0x8000u
 #define HDR 64

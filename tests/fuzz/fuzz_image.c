@@ -3,8 +3,8 @@
  * bzImage boot_params filled in. */
 #include "fuzz.h"
 
-#include "vmx/bzimage.h"
-#include "vmx/image.h"
+#include "vmx/load/bzimage.h"
+#include "vmx/load/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -78,7 +78,7 @@ _start:
 	BENCH	n_rdmsr, "movl $0xc0000080, %ecx", "rdmsr", "nop"
 	BENCH	n_wrmsr, "movl $0xc0000080, %ecx; rdmsr; movl %eax, %r8d", "movl %r8d, %eax; xorl %edx, %edx; wrmsr", "movl %r8d, %eax; xorl %edx, %edx; nop"
 	BENCH	n_cr0, "movq %cr0, %r8; movq %r8, %r9; btsq $30, %r9", "movq %r9, %cr0; movq %r8, %cr0", "nop; nop"
-	/* CR4.OSXSAVE is the hypervisor's (vmx/vcpu.c): set, then clear */
+	/* CR4.OSXSAVE is the hypervisor's (vmx/core/guest.c): set, then clear */
 	BENCH	n_cr4, "movq %cr4, %r8; movq %r8, %r9; btsq $18, %r9", "movq %r9, %cr4; movq %r8, %cr4", "nop; nop"
 	/* REP OUTSB of 64 carriage returns (the UART model drops them), per
 	 * call; bench.sh divides by 64 for the per-byte figure */

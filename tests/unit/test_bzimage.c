@@ -2,8 +2,8 @@
  * synthetic bzImages. */
 #include "unit.h"
 
-#include "vmx/bzimage.h"
-#include "vmx/image.h"
+#include "vmx/load/bzimage.h"
+#include "vmx/load/image.h"
 
 static uint8_t img[0x8000];
 static char err[200];

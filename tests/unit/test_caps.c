@@ -5,7 +5,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/cpuinfo.h"
 #include "arch-x86/msr.h"
-#include "vmx/caps.h"
+#include "vmx/hw/caps.h"
 
 static struct vmx_caps skylake(void)
 {

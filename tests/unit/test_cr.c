@@ -1,10 +1,10 @@
 /* The MOV to CR0/CR3/CR4 rules the hypervisor applies when such a write
- * exits (vmx/cr.c): faults, PDPTE loads, TLB flushes. */
+ * exits (vmx/exit/cr.c): faults, PDPTE loads, TLB flushes. */
 #include "unit.h"
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "vmx/cr.h"
+#include "vmx/exit/cr.h"
 
 #define CR0_LONG (CR0_PE | CR0_PG | CR0_WP | 0x10)
 #define CR4_ALL 0x00ff7fffull /* a CPU with every bit up to 23 (VMXE not offered) */

@@ -1,11 +1,11 @@
-/* The guest page walker and segmentation (vmx/gwalk.c) over page tables
+/* The guest page walker and segmentation (vmx/core/gwalk.c) over page tables
  * built in a buffer that stands for the guest's RAM: guest-physical 0 is
  * its first byte, and anything past its end is outside RAM. */
 #include "unit.h"
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "vmx/gwalk.h"
+#include "vmx/core/gwalk.h"
 
 #define MEM_SIZE (1ull << 20)
 #define P 0x1ull

@@ -2,7 +2,7 @@
  * ELF32, ELF64 and multiboot files built in memory. */
 #include "unit.h"
 
-#include "vmx/image.h"
+#include "vmx/load/image.h"
 
 static uint8_t file[16384];
 static char err[200];

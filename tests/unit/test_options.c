@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "boot/args.h"
+#include "drivers/args.h"
 #include "boot/options.h"
 #include "drivers/format.h"
 #include "drivers/uart.h"

@@ -1,8 +1,8 @@
-/* Completing an instruction for the guest (vmx/retire.h): RIP, RF, the
+/* Completing an instruction for the guest (vmx/core/retire.h): RIP, RF, the
  * interrupt shadows and the single-step trap, as the CPU would leave them. */
 #include "unit.h"
 
-#include "vmx/retire.h"
+#include "vmx/core/retire.h"
 
 #define IF (1ull << 9)
 #define STI 1u

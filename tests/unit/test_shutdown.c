@@ -1,7 +1,7 @@
-/* The shutdown-port word matcher (vmx/shutdown.h). */
+/* The shutdown-port word matcher (vmx/dev/shutdown.h). */
 #include "unit.h"
 
-#include "vmx/shutdown.h"
+#include "vmx/dev/shutdown.h"
 
 static bool feed(unsigned *len, const char *s, size_t n)
 {

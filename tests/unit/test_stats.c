@@ -1,7 +1,7 @@
 /* Exit statistics (stats=1): counting ports and MSRs, and the top five. */
 #include "unit.h"
 
-#include "vmx/stats.h"
+#include "vmx/core/stats.h"
 
 static struct stats_key table[STATS_KEYS];
 static uint64_t untracked;

@@ -2,9 +2,9 @@
  * decoding, string-IO arithmetic, module arguments. */
 #include "unit.h"
 
-#include "vmx/caps.h"
-#include "vmx/decode.h"
-#include "vmx/vmconfig.h"
+#include "vmx/hw/caps.h"
+#include "vmx/hw/exitinfo.h"
+#include "vmx/core/vmconfig.h"
 
 static void test_adjust_controls(void **state)
 {
