@@ -25,22 +25,27 @@ KASFLAGS := -I. -MMD -MP -g
 KLDFLAGS := -n -nostdlib -T linker.ld -z max-page-size=4096 -z noexecstack --no-warn-rwx-segments
 
 KSRCS := boot/start.S boot/main.c boot/mbi.c drivers/args.c boot/options.c \
-	 arch-x86/string.c arch-x86/gdt.c arch-x86/idt.c arch-x86/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu.c arch-x86/smp.c arch-x86/hoststate.c arch-x86/trampoline.S \
+	 arch-x86/string.c arch-x86/percpu/gdt.c arch-x86/percpu/idt.c arch-x86/percpu/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu/percpu.c arch-x86/percpu/smp.c arch-x86/percpu/hoststate.c arch-x86/percpu/trampoline.S \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
-	 vmx/hw/caps.c vmx/hw/vmx.c vmx/hw/vmcs.c vmx/hw/entry.S vmx/core/vmconfig.c vmx/hw/exitinfo.c vmx/exit/cr.c vmx/core/memory.c vmx/core/gwalk.c vmx/core/guestmem.c \
-	 vmx/exit/cpuid.c vmx/exit/msr.c vmx/dev/bus.c vmx/load/image.c vmx/load/bzimage.c vmx/load/loader.c vmx/load/passthrough.c vmx/dev/pmtrap.c vmx/dev/lapic.c vmx/sched.c vmx/core/guest.c vmx/exit/exit.c vmx/exit/io.c vmx/core/stats.c vmx/isolation.c vmx/dev/ptpolicy.c
+	 vmx/hw/caps.c vmx/hw/vmx.c vmx/hw/vmcs.c vmx/hw/entry.S vmx/hw/exitinfo.c \
+	 vmx/core/vmconfig.c vmx/core/memory.c vmx/core/gwalk.c vmx/core/guestmem.c vmx/core/guest.c vmx/core/vm.c vmx/core/stats.c \
+	 vmx/dev/bus.c vmx/dev/lapic.c vmx/dev/ptio.c vmx/dev/pmtrap.c vmx/dev/ptpolicy.c \
+	 vmx/exit/exit.c vmx/exit/cpuid.c vmx/exit/msr.c vmx/exit/io.c vmx/exit/mmio.c vmx/exit/control.c vmx/exit/cr.c \
+	 vmx/exit/decode.c vmx/exit/events.c vmx/exit/vmcall.c \
+	 vmx/load/image.c vmx/load/bzimage.c vmx/load/loader.c vmx/load/passthrough.c \
+	 vmx/vcpu.c vmx/create.c vmx/report.c vmx/sched.c vmx/isolation.c
 KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 # The exit path is built without frame pointers: three instructions less
 # per function on every exit (docs/performance.md). A fault inside it
 # still gets a stack trace: vmx/hw/entry.S points RBP at its own frame.
-EXIT_PATH := vmx/exit/exit.c vmx/exit/cpuid.c vmx/exit/io.c vmx/dev/bus.c vmx/exit/msr.c
+EXIT_PATH := vmx/vcpu.c $(wildcard vmx/exit/*.c) vmx/dev/bus.c
 # The benchmark's counting build: VMREAD/VMWRITE counters (vmx/hw/vmcs.h).
 KCOBJS := $(patsubst %,$(BUILD)/kc/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := vmx/core/stats.c boot/mbi.c drivers/args.c boot/options.c drivers/format.c drivers/acpi.c \
-	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/hw/caps.c arch-x86/cpuinfo.c vmx/core/vmconfig.c vmx/hw/exitinfo.c vmx/exit/cr.c vmx/load/image.c vmx/load/bzimage.c vmx/core/gwalk.c vmx/dev/pmtrap.c vmx/dev/ptpolicy.c
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/hw/caps.c arch-x86/cpuinfo.c vmx/core/vmconfig.c vmx/hw/exitinfo.c vmx/exit/decode.c vmx/exit/cr.c vmx/load/image.c vmx/load/bzimage.c vmx/core/gwalk.c vmx/dev/pmtrap.c vmx/dev/ptpolicy.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))

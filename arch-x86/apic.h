@@ -1,6 +1,6 @@
 /*
  * The local APIC's architectural layout, for the hypervisor's own APIC
- * (arch-x86/smp.c, hoststate.c) and the ones it emulates or filters for
+ * (arch-x86/percpu/smp.c, hoststate.c) and the ones it emulates or filters for
  * guests (vmx/dev/lapic.c, vmx/load/passthrough.c, vmx/dev/ptpolicy.c): where it is
  * after reset, its registers by xAPIC MMIO offset (the x2APIC MSR is
  * 0x800 + offset / 16), and the fields of the interrupt command register.

@@ -4,7 +4,7 @@
  * listed with the address to resume at should it fault, so a fault the
  * guest provoked becomes the #GP the guest would have had, never a
  * hypervisor exception. The table is the image's .extable section
- * (linker.ld), searched by trap() in arch-x86/idt.c.
+ * (linker.ld), searched by trap() in arch-x86/percpu/idt.c.
  */
 #ifndef ARCH_X86_EXTABLE_H
 #define ARCH_X86_EXTABLE_H

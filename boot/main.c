@@ -7,11 +7,11 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/cpuinfo.h"
-#include "arch-x86/gdt.h"
-#include "arch-x86/hoststate.h"
-#include "arch-x86/idt.h"
-#include "arch-x86/percpu.h"
-#include "arch-x86/smp.h"
+#include "arch-x86/percpu/gdt.h"
+#include "arch-x86/percpu/hoststate.h"
+#include "arch-x86/percpu/idt.h"
+#include "arch-x86/percpu/percpu.h"
+#include "arch-x86/percpu/smp.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
 #include "boot/mbi.h"
@@ -26,7 +26,7 @@
 #include "vmx/exit/cpuid.h"
 #include "vmx/core/memory.h"
 #include "vmx/isolation.h"
-#include "vmx/core/vm.h"
+#include "vmx/sched.h"
 #include "vmx/hw/vmx.h"
 
 #define HV_VERSION "0.1"
@@ -206,6 +206,23 @@ static void report_cpus(unsigned online)
 	log_info("CPUs online: %u of %u in the MADT (APIC ids%s)", online, acpi.ncpus ? acpi.ncpus : 1, ids);
 }
 
+/* The modules and the machine as the scheduler takes them (vmx/sched.h):
+ * it never sees the boot information itself. */
+static const struct machine *machine_from(const struct mbi *m)
+{
+	static struct mem_typed fw[128];
+	static struct machine mc;
+
+	_Static_assert(VMS_MAX_MODULES >= MBI_MAX_MODULES, "every module the boot information holds");
+	for (unsigned i = 0; i < m->nmods; i++)
+		mc.mods[i] = (struct vm_module){ m->mods[i].start, m->mods[i].end, m->mods[i].cmdline };
+	mc.nmods = m->nmods;
+	mc.boot_info = (struct mem_range){ m->addr, m->addr + m->size };
+	mc.fw = fw;
+	mc.nfw = mbi_typed_map(m, fw, sizeof(fw) / sizeof(fw[0]));
+	return &mc;
+}
+
 __attribute__((noreturn)) void hv_main(uint32_t magic, uint64_t mbi_addr);
 
 /* The boot CPU's IST stacks; an AP's come from the frame pool. */
@@ -281,7 +298,10 @@ void hv_main(uint32_t magic, uint64_t mbi_addr)
 	host_state_save();
 	isolation_init();
 
-	vms_run(&mbi, &options);
+	vms_run(machine_from(&mbi), &(struct vms_options){ .ept = options.ept,
+							   .stats = options.stats,
+							   .selftest_entry_failure = options.selftest_entry_failure,
+							   .selftest_stuck_stop = options.selftest_stuck_stop });
 	if (options.selftest_ept_build)
 		ept_build_selftest();
 	log_info("nothing left to run: on_exit=%s", on_exit_name(options.on_exit));

@@ -78,10 +78,6 @@ size_t mbi_usable_ranges(const struct mbi *m, struct mem_range *out, size_t max,
 
 /* A typed range of the firmware's memory map, in e820 terms (1 RAM, 2
  * reserved, 3 ACPI reclaimable, 4 ACPI NVS, 5 unusable). */
-struct mem_typed {
-	uint64_t base, end;
-	uint32_t type;
-};
 
 /* The whole firmware map (memory map tag, else EFI map converted), sorted
  * by base; at most MAX entries (returns how many were written). */

@@ -2,7 +2,7 @@
 
 #include <stdarg.h>
 
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 #include "drivers/format.h"
 #include "drivers/uart.h"
 

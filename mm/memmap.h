@@ -15,6 +15,25 @@ struct mem_range {
 	uint64_t base, end; /* [base, end) */
 };
 
+/* Memory types of the BIOS e820 map, which multiboot's memory map, Linux's
+ * boot parameters and the hypervisor's own maps share (ACPI 6.4, 15.1). */
+#define E820_RAM 1
+#define E820_RESERVED 2
+#define E820_ACPI 3
+#define E820_NVS 4
+
+/* One entry of such a map, as Linux's boot_params.e820_table has it. */
+struct e820_entry {
+	uint64_t addr, size;
+	uint32_t type;
+};
+
+/* A range of the firmware's memory map with its type (E820_*). */
+struct mem_typed {
+	uint64_t base, end;
+	uint32_t type;
+};
+
 static inline uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 static inline uint64_t align_down(uint64_t v, uint64_t a) { return v & ~(a - 1); }
 

@@ -44,6 +44,16 @@ for t in "$@"; do
 	fi
 done
 
+# --- layering: include cycles, upward includes, folder sizes ---------------
+if out=$(tools/layers.sh 2>&1); then
+	echo "ok   layers: $out"
+	PASSED=$((PASSED + 1))
+else
+	echo "FAIL layers (tools/layers.sh):"
+	echo "$out" | sed 's/^/    /'
+	FAILED=$((FAILED + 1))
+fi
+
 # --- parser fuzzing: a few seconds per harness over its seeds ---------------
 if [ -n "${FUZZERS:-}" ]; then
 	# shellcheck disable=SC2086  # a list of paths

@@ -3,9 +3,9 @@
 #include <stdint.h>
 
 #include "arch-x86/cpu.h"
-#include "arch-x86/hoststate.h"
+#include "arch-x86/percpu/hoststate.h"
 #include "arch-x86/msr.h"
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 #include "drivers/console.h"
 
 extern const char __image_start[], __rodata_end[];
@@ -106,7 +106,7 @@ bool isolation_check(const char *name)
 			ok = false;
 		}
 	}
-	/* The local APIC, MTRRs, SPEC_CTRL and MCi_CTL2 (arch-x86/hoststate.h):
+	/* The local APIC, MTRRs, SPEC_CTRL and MCi_CTL2 (arch-x86/percpu/hoststate.h):
 	 * as at boot, the machine's OS's changes put back. */
 	ok &= host_state_check(name);
 	if (!ok)

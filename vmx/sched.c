@@ -1,440 +1,33 @@
 /*
- * VM lifecycle: one VM per module, run to its end, then every frame it
- * held goes back to the allocator. The VM-END and HV-END lines are the
- * stable interface tests and users read (README, "Output lines").
+ * The scheduler: one VM per module, run to its end, then every frame it
+ * held goes back to the allocator; HV-END after the last.
  */
-#include "vmx/core/vm.h"
+#include "vmx/sched.h"
 
-#include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
-#include "arch-x86/hoststate.h"
-#include "arch-x86/percpu.h"
-#include "arch-x86/smp.h"
-#include "arch-x86/string.h"
+#include "arch-x86/percpu/hoststate.h"
+#include "arch-x86/percpu/percpu.h"
+#include "arch-x86/percpu/smp.h"
 #include "arch-x86/spinlock.h"
+#include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
-#include "boot/mbi.h"
-#include "boot/options.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
+#include "mm/frame.h"
 #include "mm/phys.h"
-#include "vmx/hw/exitinfo.h"
+#include "vmx/core/vm.h"
+#include "vmx/create.h"
 #include "vmx/dev/bus.h"
-#include "vmx/core/memory.h"
-#include "vmx/isolation.h"
-#include "vmx/dev/lapic.h"
-#include "vmx/load/loader.h"
-#include "vmx/exit/msr.h"
-#include "vmx/load/passthrough.h"
-#include "vmx/core/guest.h"
+#include "vmx/hw/caps.h"
 #include "vmx/hw/vmcs.h"
 #include "vmx/hw/vmx.h"
-
-/* Guest RAM above 3 GiB is placed from 4 GiB up, leaving a hole below
- * 4 GiB for the local APIC and other device addresses, as PCs do. */
-#define LOW_RAM_MAX (3 * GiB)
-#define HIGH_RAM_BASE (4 * GiB)
-
-const char *vm_cause_name(enum vm_cause c)
-{
-	static const char *const names[] = {
-		[CAUSE_RUNNING] = "running",
-		[CAUSE_DEBUG_EXIT] = "debug-exit",
-		[CAUSE_SHUTDOWN_PORT] = "shutdown-port",
-		[CAUSE_HLT] = "hlt",
-		[CAUSE_TRIPLE_FAULT] = "triple-fault",
-		[CAUSE_HYPERCALL] = "hypercall",
-		[CAUSE_EPT_VIOLATION] = "ept-violation",
-		[CAUSE_ENTRY_FAILURE] = "entry-failure",
-		[CAUSE_UNHANDLED_EXIT] = "unhandled-exit",
-		[CAUSE_TIMEOUT] = "timeout",
-		[CAUSE_POWEROFF] = "poweroff",
-		[CAUSE_REBOOT] = "reboot",
-		[CAUSE_ERROR] = "error",
-	};
-	return names[c];
-}
-
-void vm_kick(struct vcpu *t, bool sipi)
-{
-	uint32_t apic_id = cpus[t->cpu].apic_id;
-	if (t->cpu == this_cpu()->id)
-		return; /* it is in the hypervisor now: it sees the change before it enters */
-	if (!t->vm->cfg.passthrough)
-		apic_send(apic_id, ICR_FIXED | KICK_VECTOR);
-	if (sipi)
-		apic_send(apic_id, ICR_STARTUP);
-}
-
-/* Signal every other vCPU of the VM that is in its run loop to stop;
- * false if none is. A passthrough OS's vCPUs take interrupts directly, so
- * theirs come from the preemption timer (one slice at most); those
- * waiting for SIPI wake only for a start-up IPI, so they get one too (SDM
- * vol. 3C, 25.5.1: the timer does not end that wait). */
-static bool stop_others(struct vm *vm, const struct vcpu *self)
-{
-	bool any = false;
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *t = vm->vcpus[i];
-		if (t && t != self && __atomic_load_n(&t->in_run, __ATOMIC_SEQ_CST) &&
-		    __atomic_load_n(&t->fate, __ATOMIC_ACQUIRE) != FATE_LOST) {
-			vm_kick(t, true);
-			any = true;
-		}
-	}
-	return any;
-}
-
-void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status)
-{
-	if (v->cause != CAUSE_RUNNING)
-		return; /* the first cause wins */
-	v->cause = cause;
-	v->status = status;
-	struct vm *vm = v->vm;
-	enum vm_cause running = CAUSE_RUNNING;
-	if (__atomic_compare_exchange_n(&vm->cause, &running, cause, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		vm->status = status;
-		stop_others(vm, v);
-	}
-}
-
-/* Every vCPU of V's VM is halted or waiting for SIPI and none can wake
- * another; the VM has a time limit. Those waiting for SIPI take no
- * preemption-timer exit (SDM vol. 3C, 26.5.1), so the limit is kept here,
- * in VMX root operation on the CPU of the vCPU that went idle last,
- * unless something wakes it first (an NMI for the machine's OS). */
-static void wait_time_limit(struct vcpu *v)
-{
-	struct vm *vm = v->vm;
-	if (!v->deadline_tsc)
-		return; /* no preemption timer: the limit is not enforced (vcpu_run said so) */
-	log_info("VM %s: all %u vCPUs halted or waiting for SIPI, with nothing to wake them: waiting for the time "
-		 "limit",
-		 vm->cfg.name, vm->nvcpus);
-	while (rdtsc() < v->deadline_tsc) {
-		/* An NMI wakes a halted vCPU, not one waiting for SIPI. */
-		if (vm_stopping(v) || !__atomic_load_n(&v->idle, __ATOMIC_SEQ_CST) ||
-		    (percpu_read32(nmi_pending) && !v->waiting_sipi))
-			return;
-		__asm__ volatile("pause");
-	}
-	log_err("VM %s: time limit of %llu s reached with every vCPU halted or waiting for SIPI (module key timeout=)",
-		vm->cfg.name, (unsigned long long)vm->cfg.timeout);
-	vm_end(v, CAUSE_TIMEOUT, vm->cfg.timeout);
-}
-
-void vm_vcpu_idle(struct vcpu *v)
-{
-	struct vm *vm = v->vm;
-	if (vm->nvcpus < 2 || __atomic_exchange_n(&v->idle, true, __ATOMIC_SEQ_CST))
-		return;
-	unsigned idle = __atomic_add_fetch(&vm->idle_vcpus, 1, __ATOMIC_SEQ_CST);
-	/* An IPI accepted just before V was marked: its sender saw V not yet
-	 * idle (both sides use full barriers, so one sees the other). */
-	if (v->lapic.enabled && lapic_irr_pending(v)) {
-		vm_vcpu_wakes(v);
-		return;
-	}
-	if (idle < vm->nvcpus)
-		return;
-	if (vm->cfg.timeout) {
-		wait_time_limit(v);
-		return;
-	}
-	log_info("VM %s: all %u vCPUs halted or waiting for SIPI, with nothing to wake them and no time limit: VM "
-		 "stopped",
-		 vm->cfg.name, vm->nvcpus);
-	vm_end(v, CAUSE_HLT, 0);
-}
-
-void vm_vcpu_wakes(struct vcpu *t)
-{
-	if (__atomic_exchange_n(&t->idle, false, __ATOMIC_SEQ_CST))
-		__atomic_sub_fetch(&t->vm->idle_vcpus, 1, __ATOMIC_SEQ_CST);
-}
-
-bool vm_stopping(struct vcpu *v)
-{
-	enum vm_cause c = __atomic_load_n(&v->vm->cause, __ATOMIC_ACQUIRE);
-	if (c == CAUSE_RUNNING)
-		return false;
-	if (v->cause == CAUSE_RUNNING) {
-		v->cause = c;
-		v->status = v->vm->status;
-	}
-	return true;
-}
-
-void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
-{
-	const struct mem_slot *s = slot_find(vm, gpa);
-	if (!s || len > s->size - (gpa - s->gpa))
-		return NULL;
-	return phys_to_virt(s->hpa + (gpa - s->gpa));
-}
-
-/* Host frames for up to *CHUNK bytes aligned to ALIGN: the whole chunk if
- * it is free, else halves of it, down to ALIGN. *CHUNK gets what was had. */
-static uint64_t alloc_chunk(uint64_t *chunk, uint64_t align)
-{
-	for (uint64_t c = *chunk; c >= align; c = align_down(c / 2, align)) {
-		uint64_t hpa = frame_alloc(&hv_frames, c / 4096, align);
-		if (hpa) {
-			*chunk = c;
-			return hpa;
-		}
-		if (c == align)
-			break;
-	}
-	return 0;
-}
-
-/* Back [gpa, gpa+size) with host frames in the largest aligned chunks the
- * allocator has (1 GiB, 2 MiB, 4 KiB), one slot each, so that EPT can use
- * large pages where both sides are aligned. */
-static bool add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
-{
-	while (size) {
-		uint64_t hpa = 0, chunk = 0;
-		for (uint64_t align = GiB; align >= 4096 && !hpa; align /= 512) {
-			if (gpa % align || size < align)
-				continue;
-			chunk = align_down(size, align);
-			hpa = alloc_chunk(&chunk, align);
-		}
-		if (!hpa)
-			return false;
-		if (vm->nslots == VM_MAX_SLOTS) {
-			phys_free(hpa, chunk / 4096);
-			return false;
-		}
-		memset(phys_to_virt(hpa), 0, chunk);
-		vm->slots[vm->nslots++] = (struct mem_slot){ gpa, chunk, hpa };
-		gpa += chunk;
-		size -= chunk;
-	}
-	return true;
-}
-
-static void free_ram(struct vm *vm)
-{
-	for (unsigned i = 0; !vm->ram_borrowed && i < vm->nslots; i++)
-		phys_free(vm->slots[i].hpa, vm->slots[i].size / 4096);
-	vm->nslots = 0;
-}
-
-static void free_page(uint64_t *pa)
-{
-	if (*pa)
-		phys_free(*pa, 1);
-	*pa = 0;
-}
-
-#define VCPU_PAGES ((sizeof(struct vcpu) + 4095) / 4096)
-
-/* The VM's vCPUs and their VMCS pages, from the frame pool. Their VMCSs
- * are filled later, each on the CPU that runs it. The APIC IDs: an
- * isolated VM's are the vCPU numbers; a passthrough OS's are the real
- * ones, filled in by the CPU that takes each vCPU. */
-static bool alloc_vcpus(struct vm *vm, unsigned n)
-{
-	vm->nvcpus = n;
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t pa = frame_alloc(&hv_frames, VCPU_PAGES, 4096);
-		if (!pa)
-			return false;
-		struct vcpu *v = phys_to_virt(pa);
-		memset(v, 0, sizeof(*v));
-		vm->vcpus[i] = v;
-		v->vm = vm;
-		v->index = i;
-		v->apic_id = i;
-		v->cause = CAUSE_RUNNING;
-		v->vmcs = phys_alloc_page();
-		if (!v->vmcs)
-			return false;
-	}
-	return true;
-}
-
-static void free_vcpus(struct vm *vm)
-{
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = vm->vcpus[i];
-		if (!v)
-			continue;
-		if (v->vmcs) /* never set up (its VMCS is cleared when it is) */
-			phys_free(v->vmcs, 1);
-		/* Only now: until every vCPU left, any could still send it an
-		 * IPI, which writes this page. */
-		lapic_destroy(v);
-		phys_free((uintptr_t)v, VCPU_PAGES); /* identity-mapped (mm/phys.h) */
-		vm->vcpus[i] = NULL;
-	}
-}
-
-static bool vm_create(struct vm *vm, const struct mbi *m, const struct mbi_module *mod,
-		      const struct mbi_module *initrd, unsigned nvcpus, char *err, size_t errlen)
-{
-	vm->kernel_module = mod->start;
-	vm->initrd_module = initrd ? initrd->start : 0;
-	vm->io_bitmap_a = phys_alloc_page();
-	vm->io_bitmap_b = phys_alloc_page();
-	vm->msr_bitmap = phys_alloc_page();
-	if (!alloc_vcpus(vm, nvcpus) || !vm->io_bitmap_a || !vm->io_bitmap_b || !vm->msr_bitmap) {
-		fmt_snprintf(err, errlen, "out of memory for the VM's vCPUs and bitmaps");
-		return false;
-	}
-	if (vm->cfg.passthrough)
-		vm->vcpus[0]->apic_id = this_cpu()->apic_id;
-	if (!vm->cfg.passthrough && hv_vmx.apicv) {
-		/* One APIC-access page for all the VM's vCPUs: the CPU knows
-		 * APIC accesses by this host address (SDM vol. 3C, 30.4). */
-		vm->apic_access_page = phys_alloc_page();
-		if (!vm->apic_access_page) {
-			fmt_snprintf(err, errlen, "out of memory for the VM's APIC-access page");
-			return false;
-		}
-	}
-	if (vm->cfg.passthrough) {
-		/* Everything the hypervisor allocates for this VM is taken
-		 * before its memory map is made, so all of it is hidden. */
-		if (!passthrough_memory(vm, m, err, errlen))
-			return false;
-		passthrough_io_bitmap(vm);
-	} else {
-		uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
-		if (!add_ram(vm, 0, low) || (vm->cfg.mem > low && !add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
-			fmt_snprintf(err, errlen, "not enough memory for mem=%lluM (%llu MiB free)",
-				     (unsigned long long)(vm->cfg.mem >> 20),
-				     (unsigned long long)(hv_frames.free * 4096 >> 20));
-			return false;
-		}
-		if (!ept_create(vm) || (vm->apic_access_page && !pt_map(&vm->ept, APIC_DEFAULT_BASE, vm->apic_access_page,
-								      PAGE_SIZE, EPT_RWX | EPT_MEMTYPE_WB))) {
-			fmt_snprintf(err, errlen, "out of memory for the VM's EPT");
-			return false;
-		}
-		if (vm->cfg.ept == EPT_EAGER)
-			log_info("VM %s: EPT built for all %llu MiB: %llu tables, %llu TSC ticks", vm->cfg.name,
-				 (unsigned long long)(vm->cfg.mem >> 20), (unsigned long long)vm->ept.tables,
-				 (unsigned long long)vm->ept_build_ticks);
-		/* Isolated VMs: every port exits to the device models. */
-		memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
-		memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
-	}
-	msr_bitmap_init(phys_to_virt(vm->msr_bitmap), vm->cfg.passthrough);
-	devices_init(vm);
-
-	struct boot_state bs;
-	struct blob image = { phys_to_virt(mod->start), mod->end - mod->start }, rd = { NULL, 0 };
-	if (initrd)
-		rd = (struct blob){ phys_to_virt(initrd->start), initrd->end - initrd->start };
-	if (!loader_load(vm, image, rd, &bs, err, errlen))
-		return false;
-	return vcpu_init(vm->vcpus[0], vm, &bs, err, errlen);
-}
-
-/* After every vCPU has left its run loop and the APs have torn down
- * their own VMCSs (vcpu_destroy must run on the VMCS's CPU). */
-static void vm_destroy(struct vm *vm)
-{
-	if (vm->nvcpus && vm->vcpus[0])
-		vcpu_destroy(vm->vcpus[0]);
-	ept_destroy(vm);
-	free_page(&vm->apic_access_page);
-	free_page(&vm->io_bitmap_a);
-	free_page(&vm->io_bitmap_b);
-	free_page(&vm->msr_bitmap);
-	free_ram(vm);
-	passthrough_release(vm);
-}
-
-/* The one VM-END line: name, cause, status, exits, and a count for each
- * exit reason that occurred, in reason order. */
-static void print_vm_end(const struct vm *vm)
-{
-	uint64_t exits = 0, count[EXIT_REASON_MAX] = { 0 };
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		const struct vcpu *v = vm->vcpus[i];
-		if (!v)
-			continue;
-		exits += v->exits;
-		for (unsigned r = 0; r < EXIT_REASON_MAX; r++)
-			count[r] += v->exit_count[r];
-	}
-	char line[600];
-	int n = fmt_snprintf(line, sizeof(line), "VM-END name=%s cause=%s status=%llu exits=%llu", vm->cfg.name,
-			     vm_cause_name(vm->cause), (unsigned long long)vm->status, (unsigned long long)exits);
-	if (vm->nvcpus > 1)
-		n += fmt_snprintf(line + n, sizeof(line) - n, " vcpus=%u", vm->nvcpus);
-	for (unsigned r = 0; r < EXIT_REASON_MAX && n < (int)sizeof(line); r++)
-		if (count[r])
-			n += fmt_snprintf(line + n, sizeof(line) - n, " %s=%llu", exit_reason_name(r),
-					  (unsigned long long)count[r]);
-	log_info("%s", line);
-}
-
-static void print_top(const char *vm, const char *who, const char *what, const struct stats_key *table,
-		      uint64_t untracked)
-{
-	struct stats_key top[STATS_TOP];
-	char line[200];
-	unsigned n = stats_top(table, top);
-	int len = fmt_snprintf(line, sizeof(line), "VM %s: %stop %s:", vm, who, what);
-
-	for (unsigned i = 0; i < n; i++)
-		len += fmt_snprintf(line + len, sizeof(line) - len, " %#x=%u", top[i].key, top[i].count);
-	if (!n)
-		fmt_snprintf(line + len, sizeof(line) - len, " none");
-	else if (untracked)
-		fmt_snprintf(line + len, sizeof(line) - len, " (and %llu exits on %s the table had no room for)",
-			     (unsigned long long)untracked, what);
-	log_info("%s", line);
-}
-
-/* stats=1: one line per exit reason that occurred, with the ticks spent in
- * the exit handler, then the ports and MSRs that exited most. A VM with
- * several vCPUs has a column for the vCPU, and their lists one by one. */
-static void print_vm_stats(const struct vm *vm)
-{
-	const char *name = vm->cfg.name;
-	bool multi = vm->nvcpus > 1;
-
-	log_info("VM %s: exit statistics (ticks: TSC ticks in the exit handler)", name);
-	if (multi)
-		log_info("VM %s:   %4s %-20s %10s %14s %10s", name, "vcpu", "reason", "count", "total ticks", "mean");
-	else
-		log_info("VM %s:   %-20s %10s %14s %10s", name, "reason", "count", "total ticks", "mean");
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		const struct vcpu *v = vm->vcpus[i];
-		for (unsigned r = 0; v && r < EXIT_REASON_MAX; r++) {
-			if (!v->exit_count[r])
-				continue;
-			unsigned long long total = v->stats.ticks[r], mean = total / v->exit_count[r];
-			if (multi)
-				log_info("VM %s:   %4u %-20s %10u %14llu %10llu", name, i, exit_reason_name(r),
-					 v->exit_count[r], total, mean);
-			else
-				log_info("VM %s:   %-20s %10u %14llu %10llu", name, exit_reason_name(r), v->exit_count[r],
-					 total, mean);
-		}
-	}
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		const struct vcpu *v = vm->vcpus[i];
-		char who[16] = "";
-		if (!v)
-			continue;
-		if (multi)
-			fmt_snprintf(who, sizeof(who), "vCPU %u: ", i);
-		print_top(name, who, "ports", v->stats.ports, v->stats.ports_untracked);
-		print_top(name, who, "MSRs", v->stats.msrs, v->stats.msrs_untracked);
-	}
-}
+#include "vmx/isolation.h"
+#include "vmx/load/passthrough.h"
+#include "vmx/report.h"
+#include "vmx/vcpu.h"
 
 /* Does module I carry the word "initrd" (before any "--")? */
-static bool is_initrd(const struct mbi *m, unsigned i)
+static bool is_initrd(const struct machine *m, unsigned i)
 {
 	struct vm_config c;
 	char err[8];
@@ -458,7 +51,7 @@ enum run_state { RUN_WAITING, RUN_RUNNING, RUN_DONE };
 
 struct run {
 	unsigned module;
-	const struct mbi_module *initrd;
+	const struct vm_module *initrd;
 	int cpu;	  /* cpu= pin, or -1 */
 	unsigned want;	  /* vCPUs: CPUs that must join */
 	const char *bad;  /* why it cannot run (a CPU that is not online), reported when taken */
@@ -478,9 +71,9 @@ static struct {
 	/* First, alone on its cache line: the word idle CPUs MONITOR, so
 	 * that spinning on the locks does not wake them. */
 	volatile uint32_t generation __attribute__((aligned(64)));
-	const struct mbi *m __attribute__((aligned(64)));
-	const struct hv_options *o;
-	struct run runs[MBI_MAX_MODULES];
+	const struct machine *m __attribute__((aligned(64)));
+	const struct vms_options *o;
+	struct run runs[VMS_MAX_MODULES];
 	unsigned nruns, running; /* running: runs being gathered or run */
 	bool passthrough_running;
 	bool open; /* runs are posted: APs may pull (release/acquire) */
@@ -577,7 +170,7 @@ static void finish_stop(struct vm *vm, const struct vcpu *self)
 {
 	uint64_t ms = tsc_hz ? tsc_hz / 1000 : 1000000;
 	uint64_t give_up = rdtsc() + STOP_GIVE_UP_S * 1000 * ms;
-	while (stop_others(vm, self)) {
+	while (vm_signal_stop(vm, self)) {
 		if (rdtsc() >= give_up) {
 			give_up_others(vm, self);
 			return;
@@ -606,7 +199,7 @@ static bool vm_left_loop(struct vcpu *v)
 }
 
 /* The machine's own OS has left this CPU: what it changed there that the
- * hypervisor relies on is put back (arch-x86/hoststate.h) before this CPU
+ * hypervisor relies on is put back (arch-x86/percpu/hoststate.h) before this CPU
  * signals any other (finish_stop) and before any later VM runs on it.
  * Where that cannot be done, no later VM runs. */
 static void leave_cpu(struct vm *vm)
@@ -633,8 +226,8 @@ static void wait_aps_left(struct run *r, const struct vm *vm)
  * from the frame pool and goes back there. */
 static void run_one(struct run *r)
 {
-	const struct mbi *m = sched.m;
-	const struct hv_options *o = sched.o;
+	const struct machine *m = sched.m;
+	const struct vms_options *o = sched.o;
 	unsigned i = r->module;
 	const unsigned pages = (sizeof(struct vm) + 4095) / 4096;
 	uint64_t pa = frame_alloc(&hv_frames, pages, 4096);
@@ -673,7 +266,7 @@ static void run_one(struct run *r)
 		ok = false;
 	}
 	if (ok) {
-		const struct mbi_module *initrd = r->initrd;
+		const struct vm_module *initrd = r->initrd;
 		char vcpus[24] = "";
 		if (r->want > 1)
 			fmt_snprintf(vcpus, sizeof(vcpus), "%u vCPUs, ", r->want);
@@ -742,7 +335,7 @@ static void run_one(struct run *r)
 	r->failed = vm_failed(vm->cause) || keep;
 	if (keep)
 		return;
-	free_vcpus(vm);
+	vm_free_vcpus(vm);
 	phys_free(pa, pages);
 }
 
@@ -885,9 +478,9 @@ void vms_ap_worker(void)
 /* Name of a module: its file's base name is not in the boot information,
  * so VMs are "vmN" unless name= says otherwise. A module with the word
  * "initrd" is not a VM: it is the initrd of the kernel before it. */
-unsigned vms_run(const struct mbi *m, const struct hv_options *o)
+unsigned vms_run(const struct machine *m, const struct vms_options *o)
 {
-	static char bad[MBI_MAX_MODULES][80];
+	static char bad[VMS_MAX_MODULES][80];
 	unsigned failed = 0, online = cpus_online();
 	uint64_t free_before = hv_frames.free;
 

@@ -4,6 +4,7 @@
  * first bytes are the values; the rest is code. */
 #include "fuzz.h"
 
+#include "vmx/exit/decode.h"
 #include "vmx/hw/exitinfo.h"
 
 static uint64_t take64(const uint8_t **d, size_t *n)

@@ -3,6 +3,7 @@
 #include "unit.h"
 
 #include "vmx/hw/caps.h"
+#include "vmx/exit/decode.h"
 #include "vmx/hw/exitinfo.h"
 #include "vmx/core/vmconfig.h"
 

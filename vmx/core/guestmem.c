@@ -3,7 +3,7 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
-#include "vmx/exit/cpuid.h"
+#include "vmx/core/memory.h"
 #include "vmx/core/guest.h"
 #include "vmx/hw/vmcs.h"
 
@@ -13,24 +13,18 @@ static void *map_gpa(void *vm, uint64_t gpa, unsigned size)
 }
 
 /* The physical-address width and 1 GiB pages as the guest's CPUID
- * reports them (36 bits without leaf 0x80000008, SDM vol. 3A, 5.1.4):
- * fixed once the policy is made at boot, so found once, then bits 7:0
- * the width, bit 8 1 GiB pages, bit 9 found. */
+ * reports them: bits 7:0 the width, bit 8 1 GiB pages. Fixed once the
+ * CPUID policy is made at boot (vmx/exit/cpuid.c says). */
+static uint32_t phys_caps = 36;
+
 static uint32_t guest_phys_caps(void)
 {
-	static uint32_t caps;
-	uint32_t c = __atomic_load_n(&caps, __ATOMIC_RELAXED);
+	return phys_caps;
+}
 
-	if (!c) {
-		c = 36;
-		if (cpuid_guest(0x80000000u, 0, 0).eax >= 0x80000008u)
-			c = cpuid_guest(0x80000008u, 0, 0).eax & 0xff;
-		if (cpuid_guest(0x80000001u, 0, 0).edx & (1u << 26))
-			c |= 1u << 8;
-		c |= 1u << 9;
-		__atomic_store_n(&caps, c, __ATOMIC_RELAXED); /* every CPU finds the same */
-	}
-	return c;
+void guestmem_set_cpu(unsigned maxphyaddr, bool gb_pages)
+{
+	phys_caps = (maxphyaddr & 0xff) | (gb_pages ? 1u << 8 : 0);
 }
 
 unsigned guest_maxphyaddr(void)
@@ -49,7 +43,7 @@ static void paging_state(struct vcpu *v, struct gw_paging *p)
 		.cr4 = guest_cr4(),
 		.efer = vmcs_read64(GUEST_IA32_EFER),
 		.rflags = vmcs_readnat(GUEST_RFLAGS),
-		.cpl = vcpu_cpl(),
+		.cpl = guest_cpl(),
 		.maxphyaddr = caps & 0xff,
 		.gbpages = caps & (1u << 8),
 		.map = map_gpa,

@@ -45,4 +45,9 @@ enum gmem_result guest_write(struct vcpu *v, uint64_t linear, const void *buf, u
 /* The physical-address width the guest's CPUID reports. */
 unsigned guest_maxphyaddr(void);
 
+/* What the guest's CPUID reports of its paging: the physical-address
+ * width (36 without leaf 0x80000008, SDM vol. 3A, 5.1.4) and 1 GiB
+ * pages. The CPUID policy tells it once, at boot. */
+void guestmem_set_cpu(unsigned maxphyaddr, bool gb_pages);
+
 #endif

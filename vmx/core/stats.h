@@ -2,7 +2,7 @@
  * Per-vCPU exit statistics for hypervisor option stats=1: for each exit
  * reason the ticks spent handling it, and the ports and MSRs that exit
  * most (what kvm_stat and xenalyze give KVM and Xen users). Counting
- * happens in vcpu_exit_timed() only, so with stats off the exit path pays
+ * happens in on_exit_timed() (vmx/vcpu.c) only, so with stats off the exit path pays
  * nothing for it.
  */
 #ifndef VMX_STATS_H
@@ -21,7 +21,7 @@ struct stats_key {
 };
 
 struct exit_stats {
-	uint64_t ticks[STATS_EXIT_REASONS]; /* TSC ticks in vcpu_exit, per basic reason */
+	uint64_t ticks[STATS_EXIT_REASONS]; /* TSC ticks in on_exit, per basic reason */
 	struct stats_key ports[STATS_KEYS], msrs[STATS_KEYS];
 	uint64_t ports_untracked, msrs_untracked; /* exits past a full table */
 };

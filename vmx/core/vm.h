@@ -5,12 +5,13 @@
  * one CPU, the one that set up its VMCS. All state is in these structures,
  * none in globals, so VMs run side by side.
  */
-#ifndef VMX_VM_H
-#define VMX_VM_H
+#ifndef VMX_CORE_VM_H
+#define VMX_CORE_VM_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mm/memmap.h"
 #include "mm/pagetable.h"
 #include "vmx/hw/regs.h"
 #include "vmx/core/stats.h"
@@ -21,6 +22,25 @@
 #define EXIT_REASON_MAX 70 /* basic exit reasons 0..69 (SDM vol. 3D, appendix C) */
 _Static_assert(EXIT_REASON_MAX == STATS_EXIT_REASONS, "vmx/core/stats.h");
 #define LAST_EXITS 8
+
+struct vm;
+struct vcpu;
+
+/* A device model's port handler (vmx/dev/bus.h): an access of SIZE bytes
+ * to PORT, an OUT of *VAL (already cut to SIZE) or an IN into *VAL (cut
+ * to SIZE after). */
+typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+
+/* A guest's access to a device register in memory, as the one instruction
+ * decoder (vmx/exit/mmio.c) hands it to the device: the device never sees
+ * the instruction and never moves RIP. VALUE is what a write stores, and
+ * what a read is to load (zero-extended to SIZE bytes). */
+struct mmio_access {
+	uint64_t gpa;
+	unsigned size; /* 1, 2, 4 or 8 */
+	bool write;
+	uint64_t value;
+};
 
 /* Why a VM ended: the cause= word of the VM-END line. */
 enum vm_cause {
@@ -44,13 +64,7 @@ struct mem_slot {
 	uint64_t gpa, size, hpa;
 };
 
-/* The guest's memory map, in e820 terms (types 1 RAM, 2 reserved, 3 ACPI,
- * 4 NVS), as handed to a Linux guest. */
 #define VM_MAX_E820 64
-struct vm_e820 {
-	uint64_t addr, size;
-	uint32_t type;
-};
 
 struct port_count {
 	uint16_t port;
@@ -64,21 +78,40 @@ struct vuart {
 	char line[120];
 };
 
-struct vm;
+/* What a local-APIC model does for the core beyond its registers on the
+ * bus: the core asks through this table, so it needs no device's header
+ * (vmx/dev/lapic.c fills it). */
+struct lapic_ops {
+	bool (*irr_pending)(struct vcpu *v); /* an interrupt is waiting in its IRR */
+};
 
 /* A vCPU's local APIC (vmx/dev/lapic.c). */
 struct vlapic {
 	bool enabled;	       /* the VM has one (isolated VMs) */
+	const struct lapic_ops *ops;
 	bool hw;	       /* on the CPU's APIC virtualization, else emulated on EPT violations */
 	uint64_t page;	       /* virtual-APIC page (physical) */
 	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */
-	bool pending;	       /* IRR may hold an interrupt to deliver (other vCPUs set it, atomically) */
 	bool window;	       /* interrupt-window exiting is on */
 	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
 };
 
 enum vcpu_fate { FATE_RUNNING, FATE_LEFT, FATE_LOST };
+
+/*
+ * Pending work for a vCPU, one bit each (as KVM's vcpu->requests): exit
+ * handlers, device models and other CPUs set them (vcpu_request), and the
+ * run loop serves them in one place before the next entry (vmx/vcpu.c,
+ * vcpu_serve), so the exit path tests one word for all of them.
+ */
+enum vcpu_request {
+	REQ_STOP = 1u << 0,    /* the VM has ended: leave the run loop */
+	REQ_EVENT = 1u << 1,   /* the local APIC may have an interrupt to deliver */
+	REQ_INIT = 1u << 2,    /* an INIT came (inits_sent counts the guest's) */
+	REQ_SIPI = 1u << 3,    /* a start-up IPI came (sipis_sent counts the guest's) */
+	REQ_REENTER = 1u << 4, /* leave vmx_run and enter again (another exit routine) */
+};
 
 struct vcpu {
 	struct guest_regs regs; /* first: vmx/hw/entry.S is given its address */
@@ -107,6 +140,7 @@ struct vcpu {
 	bool timed; /* stats=1: exits are timed */
 	uint32_t proc_controls; /* primary controls as written (interrupt-window exiting toggles) */
 	struct vlapic lapic;
+	volatile uint32_t requests; /* enum vcpu_request bits */
 
 	uint64_t exits;
 	uint32_t exit_count[EXIT_REASON_MAX];
@@ -138,7 +172,8 @@ struct vm {
 	uint64_t kernel_module, initrd_module; /* physical start of this VM's modules */
 	uint64_t dropped_ipis;
 	uint32_t apic_off_refused; /* passthrough: the OS's WRMSRs that would turn its local APIC off */
-	struct vm_e820 e820[VM_MAX_E820];
+	struct ptio *ptio;	   /* passthrough: its watched registers (vmx/dev/ptio.c) */
+	struct e820_entry e820[VM_MAX_E820]; /* passthrough: the machine's map less the hypervisor's memory */
 	unsigned ne820;
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
 	struct pt ept;
@@ -147,6 +182,11 @@ struct vm {
 	uint64_t ept_build_ticks; /* TSC ticks ept_create took (eager: every leaf) */
 
 	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* physical addresses */
+
+	/* The port bus (vmx/dev/bus.h): the model of each port is
+	 * port_fns[port_map[port]]. */
+	const uint8_t *port_map;
+	port_fn *const *port_fns;
 
 	/* device models */
 	struct vuart uart;
@@ -159,23 +199,53 @@ struct vm {
 	unsigned nports, ports_dropped;
 };
 
-/* Host pointer to guest-physical GPA, or NULL outside RAM; LEN bytes from
- * GPA must lie in one slot. */
-void *gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+/* Where a vCPU starts: what a loader decides (vmx/load/loader.h). */
+struct boot_state {
+	enum guest_mode mode;
+	uint64_t rip, rsp;
+	uint16_t cs; /* real mode: the code segment (base = cs * 16) */
+	uint64_t cr3;
+	uint64_t gdt_base; /* a GDT in guest memory (0: none) */
+	uint16_t gdt_limit;
+	uint16_t code_sel, data_sel; /* 0: the defaults 0x08 and 0x10 */
+	struct guest_regs regs;
+};
 
-/* Run every module as a VM on the online CPUs (the scheduler in vm.c:
- * cpu= pins, the rest on free CPUs in module order); print HV-END after
- * the last. The boot CPU calls this; each AP calls vms_ap_worker once it
- * is up, and it returns when there is nothing left to run. Returns the
- * number of VMs that failed. */
-struct mbi;
-struct hv_options;
-unsigned vms_run(const struct mbi *m, const struct hv_options *o);
-void vms_ap_worker(void);
+/* A module's bytes. */
+struct blob {
+	const uint8_t *data;
+	uint64_t len;
+};
+
+/* Ask V's run loop for BITS (enum vcpu_request); from any CPU. */
+static inline void vcpu_request(struct vcpu *v, uint32_t bits)
+{
+	__atomic_fetch_or(&v->requests, bits, __ATOMIC_SEQ_CST);
+}
+
+/* Take BITS off V's requests; true if any of them was set. */
+static inline bool vcpu_take_request(struct vcpu *v, uint32_t bits)
+{
+	return __atomic_fetch_and(&v->requests, ~bits, __ATOMIC_SEQ_CST) & bits;
+}
+
+/* Take one from a count other CPUs add to (the INITs and start-up IPIs
+ * sent to a vCPU); false if it is zero. */
+static inline bool count_take(volatile uint32_t *count)
+{
+	uint32_t n = __atomic_load_n(count, __ATOMIC_ACQUIRE);
+	while (n && !__atomic_compare_exchange_n(count, &n, n - 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return n != 0;
+}
 
 /* End the VM of V with CAUSE and STATUS: V's run loop stops, and the
  * VM's other vCPUs are signalled to stop too. */
 void vm_end(struct vcpu *v, enum vm_cause cause, uint64_t status);
+
+/* Signal every vCPU of VM but SELF that is in its run loop to stop (a
+ * request and a kick); false if none is. */
+bool vm_signal_stop(struct vm *vm, const struct vcpu *self);
 
 /* A vCPU of a VM with several: V cannot run again by itself (halted with
  * no timer armed, halted with interrupts off, waiting for SIPI). When all

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/memmap.h"
+
 #define VM_NAME_MAX 32
 #define VM_DEFAULT_MEM (16ull << 20)
 #define VM_MIN_MEM (1ull << 20)
@@ -49,5 +51,22 @@ bool vm_config_parse(const char *args, const char *file_name, enum ept_policy de
 		     char *err, size_t errlen);
 
 const char *guest_mode_name(enum guest_mode m);
+
+/* A module GRUB loaded: [start, end) physical, and its command line. */
+struct vm_module {
+	uint64_t start, end;
+	const char *cmdline;
+};
+
+#define VMS_MAX_MODULES 64
+
+/* What the VMs are made from. */
+struct machine {
+	struct vm_module mods[VMS_MAX_MODULES];
+	unsigned nmods;
+	struct mem_range boot_info; /* the boot information: read-only to the machine's OS */
+	const struct mem_typed *fw; /* the firmware's memory map, sorted by base */
+	size_t nfw;
+};
 
 #endif

@@ -4,7 +4,6 @@
 #include "arch-x86/string.h"
 #include "drivers/console.h"
 #include "drivers/format.h"
-#include "vmx/load/passthrough.h"
 
 /* --- COM1 ---------------------------------------------------------------- */
 
@@ -231,13 +230,13 @@ static void no_device(struct vcpu *v, uint16_t port, unsigned size, bool in, uin
  * number of devices (port_access in vmx/dev/bus.h). */
 enum { DEV_NONE, DEV_COM1, DEV_DEBUG_EXIT, DEV_SHUTDOWN, DEV_POST, DEV_PIC, DEV_PCI, DEV_FWCFG };
 
-port_fn *const device_fn[] = {
+static port_fn *const device_fn[] = {
 	[DEV_NONE] = no_device,	      [DEV_COM1] = com1_port, [DEV_DEBUG_EXIT] = debug_exit_port,
 	[DEV_SHUTDOWN] = shutdown_port, [DEV_POST] = post_port, [DEV_PIC] = pic_port,
 	[DEV_PCI] = pci_port,	      [DEV_FWCFG] = fwcfg_port,
 };
 
-const uint8_t port_device[0x10000] = {
+static const uint8_t port_device[0x10000] = {
 	[COM1_BASE ... COM1_BASE + 7] = DEV_COM1,
 	[0xf4] = DEV_DEBUG_EXIT,
 	[0x8900] = DEV_SHUTDOWN,
@@ -249,8 +248,12 @@ const uint8_t port_device[0x10000] = {
 	[0x510 ... 0x511] = DEV_FWCFG,
 };
 
+const uint8_t bus_one_device[0x10000];
+
 void devices_init(struct vm *vm)
 {
+	vm->port_map = port_device;
+	vm->port_fns = device_fn;
 	vm->pic_mask[0] = vm->pic_mask[1] = 0xff;
 	vm->uart.lcr = 0x03;
 }

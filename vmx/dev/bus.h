@@ -18,18 +18,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmx/load/passthrough.h"
 #include "vmx/core/vm.h"
 
+/* An isolated VM's devices on its bus, in their reset state. */
 void devices_init(struct vm *vm);
 
-/* Each device model takes an access of SIZE bytes to PORT: an OUT of
- * *VAL (already cut to SIZE), or an IN into *VAL (cut to SIZE after). */
-typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
-
-/* The bus (vmx/dev/bus.c): the model of each port of an isolated VM. */
-extern port_fn *const device_fn[];
-extern const uint8_t port_device[0x10000];
+/* A port map that gives every port to one model: port_fns[0]. */
+extern const uint8_t bus_one_device[0x10000];
 
 /* One port access of SIZE bytes by the guest: OUT of *VAL, or IN into *VAL.
  * Inline: it is most of an IN or OUT exit. */
@@ -39,10 +34,8 @@ static inline void port_access(struct vcpu *v, uint16_t port, unsigned size, boo
 
 	if (!in)
 		*val &= mask; /* an OUT of AL or AX carries only that much */
-	if (v->vm->cfg.passthrough) /* only the trapped ports reach here */
-		passthrough_port(v, port, size, in, val);
-	else
-		device_fn[port_device[port]](v, port, size, in, val);
+	struct vm *vm = v->vm;
+	vm->port_fns[vm->port_map[port]](v, port, size, in, val);
 	if (in)
 		*val &= mask;
 }

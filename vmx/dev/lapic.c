@@ -3,14 +3,13 @@
 #include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "arch-x86/percpu.h"
-#include "arch-x86/smp.h"
+#include "arch-x86/percpu/percpu.h"
+#include "arch-x86/percpu/smp.h"
 #include "arch-x86/string.h"
 #include "arch-x86/tsc.h"
 #include "drivers/console.h"
 #include "mm/phys.h"
 #include "vmx/hw/exitinfo.h"
-#include "vmx/core/memory.h"
 #include "vmx/core/guest.h"
 #include "vmx/hw/vmcs.h"
 #include "vmx/hw/vmx.h"
@@ -39,8 +38,10 @@ void lapic_reset(struct vcpu *v)
 		*reg(v, off) = LVT_MASKED;
 	l->apic_base = APIC_DEFAULT_BASE | APIC_BASE_EN | (v->index ? 0 : APIC_BASE_BSP);
 	l->deadline = l->period = 0;
-	l->pending = false;
+	vcpu_take_request(v, REQ_EVENT);
 }
+
+static const struct lapic_ops ops = { .irr_pending = lapic_irr_pending };
 
 bool lapic_init(struct vcpu *v, bool hw)
 {
@@ -51,8 +52,9 @@ bool lapic_init(struct vcpu *v, bool hw)
 		return false;
 	lapic_reset(v);
 	l->enabled = true;
+	l->ops = &ops;
 	/* On APIC virtualization the VM's EPT maps 0xFEE00000 to its
-	 * APIC-access page (vm.c), which the CPU recognizes by address
+	 * APIC-access page (vmx/create.c), which the CPU recognizes by address
 	 * (30.4); else that page stays out of EPT and each access faults. */
 	l->hw = hw;
 	return true;
@@ -94,7 +96,7 @@ static void accept(struct vcpu *v, unsigned vector)
 	if (vector < 16 || !(*reg(v, APIC_SVR) & SVR_ENABLED))
 		return; /* illegal vectors and a disabled APIC drop it */
 	set_bit_in(v, APIC_IRR, vector, true);
-	__atomic_store_n(&v->lapic.pending, true, __ATOMIC_RELEASE);
+	vcpu_request(v, REQ_EVENT);
 	vm_vcpu_wakes(v);
 	if (v->cpu != this_cpu()->id)
 		vm_kick(v, false);
@@ -117,15 +119,18 @@ void lapic_deliver(struct vcpu *v)
 	struct vlapic *l = &v->lapic;
 	/* A CPU waiting for SIPI takes no interrupt (SDM vol. 3C, 25.4.2);
 	 * it is disabled anyway until the guest enables it. */
-	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI)
+	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI) {
+		vcpu_request(v, REQ_EVENT); /* still waiting */
 		return;
+	}
 	int irr = highest(v, APIC_IRR);
 
 	if (irr < 0) {
-		l->pending = false;
 		set_window(v, false);
 		return;
 	}
+	/* Until it is delivered, every exit looks again (vcpu_serve). */
+	vcpu_request(v, REQ_EVENT);
 	/* Processor priority: TPR or the highest in service (11.8.3.1). */
 	int isr = highest(v, APIC_ISR);
 	unsigned tpr = *reg(v, APIC_TPR) & 0xff;
@@ -156,8 +161,10 @@ void lapic_deliver(struct vcpu *v)
 	if (l->hw)
 		vmcs_write32(TPR_THRESHOLD, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* an interrupt ends HLT */
-	l->pending = highest(v, APIC_IRR) >= 0;
-	set_window(v, l->pending);
+	bool more = highest(v, APIC_IRR) >= 0;
+	if (!more)
+		vcpu_take_request(v, REQ_EVENT);
+	set_window(v, more);
 }
 
 /* The timer's clock is the TSC divided by the divide configuration
@@ -258,6 +265,8 @@ static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
 			if (mode == ICR_MODE_SIPI)
 				t->sipi_vector = (uint8_t)vector;
 			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
+			if (mode == ICR_MODE_INIT)
+				vcpu_request(t, REQ_INIT);
 			if (mode == ICR_MODE_SIPI && t->waiting_sipi)
 				vm_vcpu_wakes(t); /* it will run: the VM is not idle while the SIPI flies */
 			apic_send(cpus[t->cpu].apic_id, mode == ICR_MODE_INIT ? ICR_INIT : ICR_STARTUP | vector);
@@ -277,7 +286,7 @@ static void register_written(struct vcpu *v, unsigned off, uint32_t val)
 		int isr = highest(v, APIC_ISR);
 		if (isr >= 0)
 			set_bit_in(v, APIC_ISR, (unsigned)isr, false);
-		v->lapic.pending = true; /* something below may now go */
+		vcpu_request(v, REQ_EVENT); /* something below may now go */
 		break;
 	}
 	case APIC_TIMER_INITIAL:
@@ -298,7 +307,7 @@ static void register_written(struct vcpu *v, unsigned off, uint32_t val)
 		break;
 	case APIC_SVR:
 	case APIC_TPR:
-		v->lapic.pending = true;
+		vcpu_request(v, REQ_EVENT);
 		break;
 	default:
 		break;
@@ -329,53 +338,32 @@ static bool writable(unsigned off)
 	}
 }
 
-/* Emulate the MOV at RIP that touched register OFF of the APIC page. */
-static void emulate_access(struct vcpu *v, unsigned off)
+bool lapic_mmio(struct vcpu *v, struct mmio_access *a)
 {
-	struct mmio_insn m;
+	unsigned off = a->gpa & 0xfff;
 
 	/* APIC registers are 32-bit and 16-byte aligned (SDM vol. 3A, 11.4.1);
 	 * narrower or wider accesses are not supported, as on hardware. */
-	if (!vcpu_decode_mmio(v, &m) || m.size != 4 || (off & 3)) {
-		log_err("VM %s: local-APIC access at offset %#x by an instruction that is not a 32-bit MOV, at RIP %#llx",
-			v->vm->cfg.name, off, (unsigned long long)vmcs_readnat(GUEST_RIP));
+	if (a->size != 4 || (off & 3)) {
+		log_err("VM %s: %s of %u bytes at local-APIC offset %#x: its registers are read and written 32 bits "
+			"at a time, at RIP %#llx",
+			v->vm->cfg.name, a->write ? "write" : "read", a->size, off,
+			(unsigned long long)vmcs_readnat(GUEST_RIP));
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
-		return;
+		return false;
 	}
 	unsigned aligned = off & 0xff0;
-	if (m.write) {
-		uint64_t val = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) : m.imm;
+	if (a->write) {
 		if (writable(aligned)) {
-			*reg(v, aligned) = (uint32_t)val;
-			register_written(v, aligned, (uint32_t)val);
+			*reg(v, aligned) = (uint32_t)a->value;
+			register_written(v, aligned, (uint32_t)a->value);
 		}
 	} else {
-		uint32_t val = aligned == APIC_TIMER_CURRENT ? timer_current(v)
-			       : aligned == APIC_EOI	       ? 0 /* write-only */
-							       : *reg(v, aligned);
-		vcpu_set_gpr(v, (unsigned)m.reg, val); /* a 32-bit load zero-extends */
+		a->value = aligned == APIC_TIMER_CURRENT ? timer_current(v)
+			   : aligned == APIC_EOI	     ? 0 /* write-only */
+							     : *reg(v, aligned);
 	}
-	vcpu_skip(m.len);
-}
-
-void lapic_access_exit(struct vcpu *v, uint64_t qual)
-{
-	/* With APIC virtualization: an access it does not virtualize (the
-	 * timer's current count, reserved offsets); types 0 and 1 are linear
-	 * reads and writes (table 28-6), anything else is not emulated. */
-	unsigned type = (qual >> 12) & 0xf;
-	if (type > 1) {
-		log_err("VM %s: local-APIC access of type %u at offset %#x is not emulated", v->vm->cfg.name, type,
-			(unsigned)(qual & 0xfff));
-		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
-		return;
-	}
-	emulate_access(v, qual & 0xfff);
-}
-
-void lapic_mmio_exit(struct vcpu *v, uint64_t gpa)
-{
-	emulate_access(v, gpa & 0xfff);
+	return true;
 }
 
 uint64_t lapic_cr8_read(struct vcpu *v)
@@ -386,7 +374,7 @@ uint64_t lapic_cr8_read(struct vcpu *v)
 void lapic_cr8_write(struct vcpu *v, uint64_t val)
 {
 	*reg(v, APIC_TPR) = (uint32_t)(val << 4);
-	v->lapic.pending = true;
+	vcpu_request(v, REQ_EVENT);
 }
 
 /* x2APIC: MSR 0x800 + offset/16 (SDM vol. 3A, 11.12.1.2). */
@@ -464,8 +452,8 @@ bool lapic_halt(struct vcpu *v)
 	 * the guest's HLT state. With other vCPUs, an IPI from one may. */
 	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0 && v->vm->nvcpus == 1))
 		return false;
-	vcpu_halt(v);
-	l->pending = true;
+	guest_halt();
+	vcpu_request(v, REQ_EVENT);
 	if (!l->deadline)
 		vm_vcpu_idle(v); /* only an IPI can wake it (one in its IRR already counts) */
 	return true;

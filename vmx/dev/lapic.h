@@ -14,8 +14,8 @@
  * Interrupts are injected when the guest can take them, else an
  * interrupt-window exit is asked for.
  */
-#ifndef VMX_LAPIC_H
-#define VMX_LAPIC_H
+#ifndef VMX_DEV_LAPIC_H
+#define VMX_DEV_LAPIC_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,11 +30,13 @@ bool lapic_init(struct vcpu *v, bool hw);
 void lapic_reset(struct vcpu *v);
 void lapic_destroy(struct vcpu *v);
 
-/* Exits: APIC write, APIC access, and an EPT violation on the APIC page
- * (emulated mode). */
+/* The APIC-write exit: the CPU wrote register OFFSET of the virtual-APIC
+ * page (APIC virtualization). */
 void lapic_write_exit(struct vcpu *v, unsigned offset);
-void lapic_access_exit(struct vcpu *v, uint64_t qual);
-void lapic_mmio_exit(struct vcpu *v, uint64_t gpa);
+
+/* An access to the APIC page the CPU did not virtualize, or any access
+ * in emulated mode (vmx/exit/mmio.c decodes it). False: the VM ended. */
+bool lapic_mmio(struct vcpu *v, struct mmio_access *a);
 
 /* CR8 (the TPR's priority class) in emulated mode. */
 uint64_t lapic_cr8_read(struct vcpu *v);
@@ -48,8 +50,8 @@ bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value);
 void lapic_timer_check(struct vcpu *v, uint64_t now);
 
 /* Inject the highest pending interrupt if the guest can take it now, else
- * ask for an interrupt-window exit. Call before resuming when
- * v->lapic.pending is set. */
+ * ask for an interrupt-window exit; while one still waits it asks the run
+ * loop again (REQ_EVENT). */
 void lapic_deliver(struct vcpu *v);
 
 /* Is an interrupt waiting in V's IRR? */

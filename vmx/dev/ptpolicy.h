@@ -55,7 +55,7 @@ bool apic_base_write_allowed(uint64_t cur, uint64_t value);
  * (SDM vol. 3A, 11.4.3), in x2APIC mode the page is not decoded (11.12),
  * and a moved APIC is elsewhere (11.4.4). An INIT or SIPI is counted for
  * its target only when it is sent: the target would otherwise take one
- * that never came (vcpu_take_init). */
+ * that never came (vmx/vcpu.c, vcpu_take_init). */
 bool apic_mmio_icr_sends(uint64_t apic_base);
 
 /* Does the OS's WRMSR of VALUE to the x2APIC ICR send an IPI, without

@@ -1,5 +1,7 @@
 #include "vmx/exit/cpuid.h"
 
+#include "vmx/core/guestmem.h"
+
 #include <stdbool.h>
 
 #include "arch-x86/cpu.h"
@@ -65,6 +67,9 @@ void cpuid_policy_init(void)
 	for (uint32_t l = EXT_BASE; l <= ext_max; l++)
 		ext[l - EXT_BASE] = real_cpuid(l, 0);
 	ext[0].eax = ext_max;
+	/* Guest-memory accesses walk paging as this CPUID describes it. */
+	guestmem_set_cpu(cpuid_guest(EXT_BASE, 0, 0).eax >= 0x80000008u ? cpuid_guest(0x80000008u, 0, 0).eax & 0xff : 36,
+			 cpuid_guest(0x80000001u, 0, 0).edx & (1u << 26));
 }
 
 struct cpuid_entry cpuid_guest(uint32_t leaf, uint32_t subleaf, uint32_t apic_id)

@@ -13,6 +13,8 @@
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
 #include "vmx/hw/exitinfo.h"
+#include "vmx/exit/decode.h"
+#include "vmx/core/memory.h"
 #include "vmx/dev/bus.h"
 #include "vmx/exit/exit.h"
 #include "vmx/core/guestmem.h"
@@ -45,7 +47,7 @@ static inline __attribute__((always_inline)) void io_simple(struct vcpu *v, stru
 			*rax = (*rax & ~0xffull) | val;
 	}
 	if (v->cause == CAUSE_RUNNING)
-		vcpu_skip(q.size == 1 ? 1u + q.imm : vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+		guest_skip(q.size == 1 ? 1u + q.imm : vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 }
 
 /* A memory operand's fault, as the CPU raises it: #PF with CR2, #GP(0),
@@ -55,9 +57,9 @@ static void io_fault(struct vcpu *v, enum gmem_result r, const struct gmem_fault
 {
 	if (r == GMEM_PAGE_FAULT) {
 		__asm__ volatile("mov %0, %%cr2" : : "r"(f->addr)); /* CR2 is not switched by VMX */
-		vcpu_inject(v, VEC_PF, true, f->error_code);
+		guest_inject(VEC_PF, true, f->error_code);
 	} else if (r == GMEM_NONCANONICAL) {
-		vcpu_inject(v, seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
+		guest_inject(seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
 	} else if (r == GMEM_OUTSIDE_RAM) {
 		end_ept_violation(v, f->gpa, in ? "write" : "read");
 	}
@@ -159,7 +161,7 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 		enum gw_cpu_mode mode = seg_mode(long64, rflags);
 		uint64_t off = v->regs.gpr[reg] & amask, linear;
 		if (gw_segment(&s, seg, mode, off, q.size, access, &linear) != GW_SEG_OK) {
-			vcpu_inject(v, seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
+			guest_inject(seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
 			return;
 		}
 		uint64_t n = strio_batch(count, linear, q.size, down, STRIO_BATCH_MAX);
@@ -192,7 +194,7 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 			done++;
 		}
 		if (done == seg_ok && seg_ok < n)
-			vcpu_inject(v, seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
+			guest_inject(seg == GW_SEG_SS ? VEC_SS : VEC_GP, true, 0);
 		v->regs.gpr[reg] = masked_add(v->regs.gpr[reg], step * (int64_t)done, amask);
 		if (q.rep)
 			v->regs.gpr[REG_RCX] = masked_add(v->regs.gpr[REG_RCX], -(int64_t)done, amask);
@@ -200,7 +202,7 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 			return; /* faulted, ended, or more to do: RIP stays on the instruction */
 	}
 	if (v->cause == CAUSE_RUNNING)
-		vcpu_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
+		guest_skip(vmcs_read32(VM_EXIT_INSTRUCTION_LEN));
 }
 
 static inline __attribute__((always_inline)) void io_exit(struct vcpu *v)

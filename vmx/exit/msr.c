@@ -7,7 +7,7 @@
 #include "arch-x86/string.h"
 #include "drivers/console.h"
 #include "vmx/dev/lapic.h"
-#include "vmx/load/passthrough.h"
+#include "vmx/dev/ptio.h"
 #include "vmx/dev/ptpolicy.h"
 #include "vmx/hw/vmcs.h"
 
@@ -76,7 +76,7 @@ void msr_bitmap_init(uint8_t *bitmap, bool passthrough)
 	bitmap[2048 + icr / 8] |= (uint8_t)(1u << (icr % 8));
 }
 
-void msr_reset_passthrough(void)
+void msr_reset_unswitched(void)
 {
 	static const uint32_t msrs[] = { MSR_KERNEL_GS_BASE, MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SFMASK, MSR_TSC_AUX };
 	for (unsigned i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
@@ -143,7 +143,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
 		return lapic_msr_write(v, msr, value);
 	if (v->vm->cfg.passthrough && msr == 0x830)
-		return passthrough_x2apic_icr(v, value);
+		return ptio_x2apic_icr(v, value);
 	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE)
 		return apic_base_write(v, value);
 	switch (msr) {

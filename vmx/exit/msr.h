@@ -31,6 +31,6 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value);
 
 /* Reset the pass-through MSRs the VMCS does not switch, so nothing of one
  * VM reaches the next. */
-void msr_reset_passthrough(void);
+void msr_reset_unswitched(void);
 
 #endif

@@ -7,8 +7,8 @@
  * loads every guest general register from v->regs (the first member of
  * struct vcpu) and enters the guest with VMLAUNCH (LAUNCHED == 0) or
  * VMRESUME. Each VM exit lands at vmx_exit_point (HOST_RIP) on that same
- * frame: the guest's registers go to v->regs and ON_EXIT(v) (vcpu_exit in
- * vmx/exit/exit.c, or its timed variant for stats=1) handles the exit. While it
+ * frame: the guest's registers go to v->regs and ON_EXIT(v) (on_exit in
+ * vmx/vcpu.c, or its timed variant for stats=1) handles the exit. While it
  * returns 0 the loop stays here and resumes the guest directly, so an exit
  * costs one call into C and no more: no host registers to reload, no
  * HOST_RSP to rewrite. vmx_run returns

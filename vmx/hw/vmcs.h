@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 #include "arch-x86/vmx_ops.h"
 
 enum vmcs_width { VMCS_W16 = 0, VMCS_W64 = 1, VMCS_W32 = 2, VMCS_WNAT = 3 };
@@ -222,6 +222,17 @@ enum vmcs_field {
 
 /* Guest activity states (25.4.2). */
 enum { ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1, ACTIVITY_SHUTDOWN = 2, ACTIVITY_WAIT_SIPI = 3 };
+
+/* Segment access rights as the VMCS holds them (25.4.1, table 25-2). */
+#define AR_UNUSABLE (1u << 16)
+#define AR_CODE16 0x009b   /* present, code exec/read, accessed */
+#define AR_DATA16 0x0093   /* present, data read/write, accessed */
+#define AR_CODE32 0xc09b   /* + granularity, 32-bit */
+#define AR_DATA32 0xc093
+#define AR_CODE64 0xa09b   /* + granularity, long mode */
+#define AR_TSS_BUSY 0x008b /* present, 32/64-bit busy TSS */
+#define AR_L (1u << 13)	   /* CS.L: 64-bit code in IA-32e mode */
+#define AR_DB (1u << 14)   /* CS.D: 32-bit code */
 
 /* Interruptibility state (25.4.2). */
 #define INTERRUPTIBILITY_STI (1u << 0)

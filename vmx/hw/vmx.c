@@ -2,7 +2,7 @@
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 #include "arch-x86/string.h"
 #include "arch-x86/vmx_ops.h"
 #include "drivers/console.h"

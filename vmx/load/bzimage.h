@@ -22,13 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mm/memmap.h"
+
 #define LINUX_MIN_VERSION 0x020c
 #define LINUX_BOOT_PARAMS_SIZE 4096
 #define LINUX_E820_MAX 128
-#define E820_RAM 1
-#define E820_RESERVED 2
-#define E820_ACPI 3
-#define E820_NVS 4
 
 struct linux_header {
 	uint16_t version;
@@ -43,10 +41,6 @@ struct linux_header {
 #define XLF_KERNEL_64 (1u << 0)
 #define LOADFLAGS_LOADED_HIGH (1u << 0)
 
-struct e820_entry {
-	uint64_t addr, size;
-	uint32_t type;
-};
 
 /* Is IMG a bzImage (boot flag 0xAA55 and "HdrS")? */
 bool bzimage_detect(const uint8_t *img, uint64_t len);

@@ -15,24 +15,6 @@
 #define PTE_P_RW 0x3ull
 #define PTE_PS (1ull << 7)
 
-bool guest_phys_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t len)
-{
-	const uint8_t *s = src;
-
-	while (len) {
-		const struct mem_slot *slot = slot_find(vm, gpa);
-		if (!slot)
-			return false;
-		uint64_t n = slot->size - (gpa - slot->gpa);
-		if (n > len)
-			n = len;
-		memcpy(gpa_to_hva(vm, gpa, n), s, n);
-		s += n;
-		gpa += n;
-		len -= n;
-	}
-	return true;
-}
 
 /* Highest guest-physical address + 1 of RAM below 4 GiB, and of all RAM. */
 static uint64_t ram_top_below_4g(const struct vm *vm)
@@ -276,30 +258,6 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 	return a < b + blen && b < a + alen;
 }
 
-/* The guest's e820: a passthrough VM's map, else its RAM slots (with the
- * legacy hole 0xa0000-0xfffff left out, as a PC's map has it). */
-unsigned loader_memory_map(struct vm *vm, struct e820_entry *e, unsigned max)
-{
-	unsigned n = 0;
-	if (vm->cfg.passthrough) {
-		for (unsigned i = 0; i < vm->ne820 && n < max; i++)
-			e[n++] = (struct e820_entry){ vm->e820[i].addr, vm->e820[i].size, vm->e820[i].type };
-		return n;
-	}
-	for (unsigned i = 0; i < vm->nslots && n + 2 <= max; i++) {
-		uint64_t b = vm->slots[i].gpa, end = b + vm->slots[i].size;
-		if (b < 0xa0000)
-			e[n++] = (struct e820_entry){ b, (end < 0xa0000 ? end : 0xa0000) - b, E820_RAM };
-		if (end > 0x100000) {
-			uint64_t lo = b > 0x100000 ? b : 0x100000;
-			if (n && e[n - 1].type == E820_RAM && e[n - 1].addr + e[n - 1].size == lo)
-				e[n - 1].size += end - lo;
-			else
-				e[n++] = (struct e820_entry){ lo, end - lo, E820_RAM };
-		}
-	}
-	return n;
-}
 
 static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h,
 		       struct boot_state *bs, char *err, size_t errlen)
@@ -377,7 +335,7 @@ static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, con
 
 	static struct e820_entry e820[LINUX_E820_MAX];
 	static uint8_t bp[LINUX_BOOT_PARAMS_SIZE];
-	unsigned ne = loader_memory_map(vm, e820, LINUX_E820_MAX);
+	unsigned ne = vm_memory_map(vm, e820, LINUX_E820_MAX);
 	bzimage_boot_params(bp, image.data, h, LINUX_CMDLINE, initrd_at, initrd.data ? initrd.len : 0, e820, ne,
 			    vm->cfg.passthrough ? hv_acpi.rsdp_addr : 0);
 	guest_phys_write(vm, LINUX_BOOT_PARAMS, bp, sizeof(bp));

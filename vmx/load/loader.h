@@ -29,33 +29,11 @@
 #define LONG64_TABLES_END 0x8000
 #define LONG64_MIN_LOAD 0x10000
 
-struct boot_state {
-	enum guest_mode mode;
-	uint64_t rip, rsp;
-	uint16_t cs; /* real mode: the code segment (base = cs * 16) */
-	uint64_t cr3;
-	uint64_t gdt_base;	    /* a GDT in guest memory (0: none) */
-	uint16_t gdt_limit;
-	uint16_t code_sel, data_sel; /* 0: the defaults 0x08 and 0x10 */
-	struct guest_regs regs;
-};
-
-/* A module's bytes. */
-struct blob {
-	const uint8_t *data;
-	uint64_t len;
-};
-
 /* Load IMAGE (and INITRD, if INITRD.data) as the VM's configuration says;
  * false with a one-line reason in ERR. */
 bool loader_load(struct vm *vm, struct blob image, struct blob initrd, struct boot_state *bs, char *err,
 		 size_t errlen);
 
-/* Copy LEN bytes to guest-physical GPA; false if any byte is outside RAM. */
-/* The VM's memory map as e820 entries (at most MAX), as Linux's boot
- * parameters and hypercall 5 give it; the number of entries. */
-unsigned loader_memory_map(struct vm *vm, struct e820_entry *e, unsigned max);
 
-bool guest_phys_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t len);
 
 #endif

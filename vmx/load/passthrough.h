@@ -22,10 +22,12 @@
  *     VMs' images) are not mapped;
  *   - the local APIC is the real one, read directly; its page is
  *     read-only in EPT and ICR writes are checked so that the OS cannot
- *     start other CPUs outside VMX (INIT and SIPI are dropped).
+ *     start other CPUs outside VMX: INIT and start-up IPIs reach only the
+ *     VM's own CPUs, which wait for them in VMX non-root operation
+ *     (vmx/dev/ptio.c).
  */
-#ifndef VMX_PASSTHROUGH_H
-#define VMX_PASSTHROUGH_H
+#ifndef VMX_LOAD_PASSTHROUGH_H
+#define VMX_LOAD_PASSTHROUGH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,30 +35,12 @@
 
 #include "vmx/core/vm.h"
 
-struct mbi;
+/* Memory map, identity slots and EPT of a passthrough VM: the machine's
+ * RAM less the hypervisor's and M's other modules; its watched registers
+ * (vmx/dev/ptio.h) found and their pages read-only. */
+bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_t errlen);
 
-/* Memory map, identity slots and EPT of a passthrough VM. */
-bool passthrough_memory(struct vm *vm, const struct mbi *m, char *err, size_t errlen);
-
-/* Set the I/O bitmap bits of the trapped ports. */
-void passthrough_io_bitmap(struct vm *vm);
-
-/* A trapped port access: see power-off/reset, forward the rest. */
-void passthrough_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
-
-/* Is GPA on a page of a watched register (read-only in EPT)? */
-bool passthrough_traps(uint64_t gpa);
-
-/* A write that faulted at GPA, on such a page: decode and emulate it. */
-void passthrough_trapped_write(struct vcpu *v, uint64_t gpa);
-
-/* A write to the local APIC page (read-only in its EPT) or to the x2APIC
- * ICR: every write reaches the APIC except INIT and SIPI, which would
- * start CPUs outside VMX (not until the SMP work runs them as vCPUs). */
-void passthrough_apic_write(struct vcpu *v, uint64_t gpa);
-bool passthrough_x2apic_icr(struct vcpu *v, uint64_t value);
-
-/* Give back the EPT-table reserve. */
+/* Give back the EPT-table reserve and the watched registers' state. */
 void passthrough_release(struct vm *vm);
 
 /* Once every vCPU has its CPU: say which CPUs the OS gets, and if that is

@@ -1,4 +1,4 @@
-#include "arch-x86/smp.h"
+#include "arch-x86/percpu/smp.h"
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"

@@ -1,7 +1,7 @@
 /*
  * IDT entry stubs: one per vector, 16 bytes apart, so idt.c finds stub N at
  * trap_stubs + 16 * N. Vectors without a CPU error code push a zero, so
- * every frame has the shape of struct trap_frame (arch-x86/idt.h).
+ * every frame has the shape of struct trap_frame (arch-x86/percpu/idt.h).
  */
 	.text
 	.balign	16

@@ -1,12 +1,12 @@
-#include "arch-x86/hoststate.h"
+#include "arch-x86/percpu/hoststate.h"
 
 #include <stdint.h>
 
 #include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"
-#include "arch-x86/percpu.h"
-#include "arch-x86/smp.h"
+#include "arch-x86/percpu/percpu.h"
+#include "arch-x86/percpu/smp.h"
 #include "drivers/console.h"
 
 /* Bits of an LVT entry the CPU sets: delivery status, remote IRR. */

@@ -1,11 +1,11 @@
-#include "arch-x86/idt.h"
+#include "arch-x86/percpu/idt.h"
 
 #include <stddef.h>
 
 #include "arch-x86/cpu.h"
-#include "arch-x86/gdt.h"
-#include "arch-x86/percpu.h"
-#include "arch-x86/smp.h"
+#include "arch-x86/percpu/gdt.h"
+#include "arch-x86/percpu/percpu.h"
+#include "arch-x86/percpu/smp.h"
 #include "drivers/console.h"
 
 _Static_assert(offsetof(struct trap_frame, vector) == 15 * 8, "vectors.S pushes 15 registers before the vector");

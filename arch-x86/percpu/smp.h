@@ -1,7 +1,7 @@
 /*
  * Starting the other CPUs (SDM vol. 3A, 9.4): every enabled local APIC in
  * the MADT but the boot CPU's gets INIT, then two start-up IPIs that point
- * it at the trampoline (arch-x86/trampoline.S). Each AP sets up its own
+ * it at the trampoline (arch-x86/percpu/trampoline.S). Each AP sets up its own
  * struct cpu, GDT, TSS and IDT, then runs MAIN(cpu), which must not
  * return; once MAIN has marked the CPU online the next AP starts. A CPU
  * that does not come online within 100 ms is reported and left out.
@@ -10,7 +10,7 @@
 #define ARCH_X86_SMP_H
 
 #include "arch-x86/apic.h"
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 
 /* Start the APs through the page of RAM at LOW_PAGE (below 1 MiB, free
  * for the start-up code while this runs); returns how many CPUs are

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-/* Saved by arch-x86/vectors.S, in push order reversed. */
+/* Saved by arch-x86/percpu/vectors.S, in push order reversed. */
 struct trap_frame {
 	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
 	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;

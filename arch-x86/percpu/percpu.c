@@ -1,4 +1,4 @@
-#include "arch-x86/percpu.h"
+#include "arch-x86/percpu/percpu.h"
 
 #include "arch-x86/cpu.h"
 #include "arch-x86/msr.h"

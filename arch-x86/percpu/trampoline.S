@@ -1,6 +1,6 @@
 /*
  * Where an application processor starts (SDM vol. 3A, 9.4 "Multiple-
- * processor (MP) initialization"): arch-x86/smp.c copies this code to a
+ * processor (MP) initialization"): arch-x86/percpu/smp.c copies this code to a
  * free page below 1 MiB and sends the AP INIT, then two start-up IPIs
  * whose vector is that page's number, so the AP begins here in real mode
  * at CS = page << 8, IP = 0. It switches to protected mode, then to long

@@ -2,7 +2,7 @@
  * Per-CPU data: every CPU the hypervisor runs on has a struct cpu, and its
  * GS base points at it, so this_cpu() is one load (%gs:0 holds the
  * struct's own address). The boot CPU is cpus[0]; the others follow in
- * MADT order as arch-x86/smp.c starts them.
+ * MADT order as arch-x86/percpu/smp.c starts them.
  */
 #ifndef ARCH_X86_PERCPU_H
 #define ARCH_X86_PERCPU_H
@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "arch-x86/gdt.h"
+#include "arch-x86/percpu/gdt.h"
 
 #define MAX_CPUS 64
 #define AP_STACK_SIZE 16384 /* an AP's stack, from the frame pool */
@@ -26,10 +26,16 @@ struct cpu {
 	uint64_t ist_base; /* IST stacks (IST_COUNT x IST_STACK_SIZE) */
 	uint64_t stack_top; /* an AP's own stack; the boot CPU's is in boot/start.S */
 	uint64_t vmxon_region;
-	/* Events the exit path checks (percpu_read, one GS-relative load). */
-	volatile uint32_t nmi_pending; /* NMIs that arrived in VMX root operation */
-	uint8_t vmcs_failed;	       /* a VMREAD/VMWRITE failed (vmx/hw/vmcs.h) */
-	uint8_t smi_stuck;	       /* exits report blocking by SMI (vmx/exit/exit.c, handle_sipi) */
+	/* Events the exit path checks, in one word so that one GS-relative
+	 * load tests them all (percpu_read64(attention), vmx/vcpu.c). */
+	union {
+		volatile uint64_t attention;
+		struct {
+			volatile uint32_t nmi_pending; /* NMIs that arrived in VMX root operation */
+			volatile uint8_t vmcs_failed;  /* a VMREAD/VMWRITE failed (vmx/hw/vmcs.h) */
+		};
+	};
+	uint8_t smi_stuck; /* exits report blocking by SMI (vmx/exit/events.c, handle_sipi) */
 	unsigned trap_depth;	       /* exceptions being reported on this CPU */
 };
 
@@ -59,6 +65,12 @@ extern unsigned ncpus;
 	})
 #define percpu_write32(field, v) \
 	__asm__ volatile("movl %0, %%gs:%c1" : : "ri"((uint32_t)(v)), "i"(PERCPU_OFF(field)) : "memory")
+#define percpu_read64(field)                                                                       \
+	__extension__({                                                                            \
+		uint64_t v_;                                                                       \
+		__asm__ volatile("movq %%gs:%c1, %0" : "=r"(v_) : "i"(PERCPU_OFF(field)) : "memory"); \
+		v_;                                                                                \
+	})
 #define percpu_inc32(field) __asm__ volatile("incl %%gs:%c0" : : "i"(PERCPU_OFF(field)) : "memory")
 #define percpu_dec32(field) __asm__ volatile("decl %%gs:%c0" : : "i"(PERCPU_OFF(field)) : "memory")
 
@@ -80,7 +92,7 @@ void percpu_enter(struct cpu *c, unsigned id, uint32_t apic_id);
 uint64_t gdt_base(void);
 uint64_t tss_base(void);
 
-/* Load C's own GDT and TSS on this CPU (arch-x86/gdt.h). */
+/* Load C's own GDT and TSS on this CPU (arch-x86/percpu/gdt.h). */
 void percpu_load_gdt(struct cpu *c);
 
 #endif
