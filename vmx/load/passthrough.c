@@ -98,6 +98,12 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 		return false;
 	}
 	vm->table_reserve_frames = TABLE_RESERVE_FRAMES;
+	/* Its state is the hypervisor's, taken before the map is made, as
+	 * every frame for this VM is: hidden from the OS with the rest. */
+	if (!ptio_attach(vm)) {
+		fmt_snprintf(err, errlen, "out of memory for the passthrough VM's watched registers");
+		return false;
+	}
 	size_t nhv = hypervisor_runs(hv, MAX_HV_RUNS);
 	if (!nhv) {
 		fmt_snprintf(err, errlen, "the hypervisor's memory is too fragmented to hide from a passthrough VM");
@@ -196,10 +202,6 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 	if (ok)
 		ok = pt_map(&vm->ept, APIC_DEFAULT_BASE, APIC_DEFAULT_BASE, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
 	/* The pages of the power registers in memory: the same. */
-	if (!ptio_attach(vm)) {
-		fmt_snprintf(err, errlen, "out of memory for the passthrough VM's watched registers");
-		return false;
-	}
 	const uint64_t *trap;
 	unsigned ntrap = ptio_trap_pages(vm, &trap);
 	for (unsigned i = 0; ok && i < ntrap; i++)
