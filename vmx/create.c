@@ -136,9 +136,18 @@ bool vm_create(struct vm *vm, const struct machine *m, const struct vm_module *m
 	struct blob image = { phys_to_virt(mod->start), mod->end - mod->start }, rd = { NULL, 0 };
 	if (initrd)
 		rd = (struct blob){ phys_to_virt(initrd->start), initrd->end - initrd->start };
-	if (!loader_load(vm, image, rd, &bs, err, errlen))
+	if (!loader_load(vm, image, rd, &bs, err, errlen) || !vcpu_init(vm->vcpus[0], vm, &bs, err, errlen))
 		return false;
-	return vcpu_init(vm->vcpus[0], vm, &bs, err, errlen);
+	/* The machine's OS gets every frame that was free when its map was
+	 * made: one taken since is in its RAM, where it can read and write
+	 * it. A hypervisor bug, refused rather than run. */
+	if (vm->cfg.passthrough && hv_frames.free != vm->frames_free_at_map) {
+		fmt_snprintf(err, errlen, "%lld frames were allocated after the passthrough VM's memory map was made "
+			     "(a hypervisor bug): not run",
+			     (long long)(vm->frames_free_at_map - hv_frames.free));
+		return false;
+	}
+	return true;
 }
 
 /* After every vCPU has left its run loop and the APs have torn down

@@ -788,6 +788,7 @@ if [ "$linux_rc" -eq 0 ]; then
 	expect "cause=poweroff" '^\[cpu0\] VM-END name=linux cause=poweroff status=0 exits=[0-9]+ vcpus=2 sipi=1 '
 	expect "HV-END" '^\[cpu0\] HV-END vms=1 failed=0$'
 	expect_none "no failed VM entry" 'VM entry failed'
+	expect_none "no frame the hypervisor holds is in the OS's RAM" 'allocated after the passthrough VM.s memory map'
 	expect_rc "the machine powers off" 0
 	boot linux4 bochs:4 600 -m "$LINUX hvtest=poweroff" -m "build/linux/initrd.gz initrd"
 	# vCPUs are numbered in the order their CPUs join the VM, and each has

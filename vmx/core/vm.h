@@ -176,6 +176,7 @@ struct vm {
 	struct e820_entry e820[VM_MAX_E820]; /* passthrough: the machine's map less the hypervisor's memory */
 	unsigned ne820;
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
+	uint64_t frames_free_at_map; /* passthrough: the pool's free frames when its memory map was made */
 	struct pt ept;
 	uint64_t eptp;
 	uint64_t lazy_fills;	   /* EPT pages mapped on first touch */

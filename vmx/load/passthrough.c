@@ -105,6 +105,7 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 		return false;
 	}
 	size_t nhv = hypervisor_runs(hv, MAX_HV_RUNS);
+	vm->frames_free_at_map = hv_frames.free; /* vm_create checks that no frame was taken after */
 	if (!nhv) {
 		fmt_snprintf(err, errlen, "the hypervisor's memory is too fragmented to hide from a passthrough VM");
 		return false;
