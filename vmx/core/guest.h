@@ -18,6 +18,12 @@
 #include "vmx/core/vm.h"
 #include "vmx/hw/vmcs.h"
 
+/* The guest's RIP, for messages and decoding. */
+static inline uint64_t guest_rip(void)
+{
+	return vmcs_readnat(GUEST_RIP);
+}
+
 /* Does the current vCPU run 64-bit code (CS.L in IA-32e mode)? */
 bool guest_code64(void);
 

@@ -144,3 +144,21 @@ bool vm_stopping(struct vcpu *v)
 	}
 	return true;
 }
+
+bool vm_post_init_sipi(struct vcpu *t, unsigned mode, uint8_t vector)
+{
+	if (mode == ICR_MODE_SIPI) {
+		t->sipi_vector = vector;
+		__atomic_add_fetch(&t->sipis_sent, 1, __ATOMIC_RELEASE);
+		if (t->waiting_sipi)
+			vm_vcpu_wakes(t); /* it will run: the VM is not idle while the SIPI flies */
+		return true;
+	}
+	/* INIT to a vCPU in the INIT state changes nothing; a real one would
+	 * stay pending and reset it again after its start-up IPI. */
+	if (t->waiting_sipi)
+		return false;
+	__atomic_add_fetch(&t->inits_sent, 1, __ATOMIC_RELEASE);
+	vcpu_request(t, REQ_INIT);
+	return true;
+}

@@ -257,6 +257,14 @@ void vm_vcpu_idle(struct vcpu *v);
 /* T may run again: an interrupt or a start-up IPI came for it. */
 void vm_vcpu_wakes(struct vcpu *t);
 
+/* The guest sent vCPU T of its VM an INIT (level assert; MODE
+ * ICR_MODE_INIT) or a start-up IPI with VECTOR (ICR_MODE_SIPI), which
+ * T's INIT or SIPI exit, or its run loop, takes (vcpu_serve): counted for
+ * T, and T is no longer idle while a SIPI flies. False if it has no
+ * effect: an INIT to a vCPU already waiting for SIPI. The caller sends
+ * or lets through the real IPI. */
+bool vm_post_init_sipi(struct vcpu *t, unsigned mode, uint8_t vector);
+
 /* Has V's VM ended? Then V stops as well (its cause becomes the VM's):
  * the exits a stop signal causes call this. */
 bool vm_stopping(struct vcpu *v);

@@ -258,17 +258,8 @@ static void send_ipi(struct vcpu *v, uint32_t low, uint32_t dest)
 			accept(t, vector);
 			if (mode == ICR_MODE_LOWEST)
 				break; /* one of them: the first */
-		} else if (t != v && !(mode == ICR_MODE_INIT && t->waiting_sipi)) {
-			/* (To itself, or INIT to a vCPU already in the INIT state:
-			 * no effect. A real INIT there would stay pending and reset
-			 * it again after the start-up IPI.) */
-			if (mode == ICR_MODE_SIPI)
-				t->sipi_vector = (uint8_t)vector;
-			__atomic_add_fetch(mode == ICR_MODE_INIT ? &t->inits_sent : &t->sipis_sent, 1, __ATOMIC_RELEASE);
-			if (mode == ICR_MODE_INIT)
-				vcpu_request(t, REQ_INIT);
-			if (mode == ICR_MODE_SIPI && t->waiting_sipi)
-				vm_vcpu_wakes(t); /* it will run: the VM is not idle while the SIPI flies */
+		} else if (t != v && vm_post_init_sipi(t, mode, (uint8_t)vector)) {
+			/* (To itself: no effect.) */
 			apic_send(cpus[t->cpu].apic_id, mode == ICR_MODE_INIT ? ICR_INIT : ICR_STARTUP | vector);
 		}
 	}
@@ -348,7 +339,7 @@ bool lapic_mmio(struct vcpu *v, struct mmio_access *a)
 		log_err("VM %s: %s of %u bytes at local-APIC offset %#x: its registers are read and written 32 bits "
 			"at a time, at RIP %#llx",
 			v->vm->cfg.name, a->write ? "write" : "read", a->size, off,
-			(unsigned long long)vmcs_readnat(GUEST_RIP));
+			(unsigned long long)guest_rip());
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
 		return false;
 	}

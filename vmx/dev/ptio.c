@@ -333,19 +333,10 @@ static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 		struct vcpu *t = vm->vcpus[i];
 		if (t == v || t->apic_id != dest)
 			continue;
-		if (mode == ICR_MODE_SIPI) {
-			t->sipi_vector = (uint8_t)low;
-			__atomic_add_fetch(&t->sipis_sent, 1, __ATOMIC_RELEASE);
-			return true;
-		}
-		/* INIT to a CPU in the INIT state changes nothing; a real one
-		 * would stay pending and reset it after its start-up IPI. A
-		 * de-assert does nothing at all (11.6.1). */
-		if (t->waiting_sipi || !(low & ICR_LEVEL_ASSERT))
+		/* An INIT de-assert does nothing at all (11.6.1). */
+		if (mode == ICR_MODE_INIT && !(low & ICR_LEVEL_ASSERT))
 			return false;
-		__atomic_add_fetch(&t->inits_sent, 1, __ATOMIC_RELEASE);
-		vcpu_request(t, REQ_INIT);
-		return true;
+		return vm_post_init_sipi(t, mode, (uint8_t)low);
 	}
 	if (!__atomic_fetch_add(&vm->dropped_ipis, 1, __ATOMIC_RELAXED))
 		log_warn("VM %s: %s to %s%#x dropped: not a CPU of the VM (it has %u); later ones are dropped without a word",

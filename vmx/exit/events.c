@@ -22,11 +22,6 @@
 #include "vmx/exit/mmio.h"
 #include "vmx/hw/caps.h"
 
-static uint64_t rip(void)
-{
-	return vmcs_readnat(GUEST_RIP);
-}
-
 /* After an NMI's exit the CPU blocks NMIs until an IRET (SDM vol. 3C,
  * 28.1): one to the next instruction ends that, so an NMI that comes
  * while the hypervisor runs on (another CPU's stop among them) is taken
@@ -65,7 +60,7 @@ void handle_exception_nmi(struct vcpu *v)
 		return;
 	}
 	log_err("VM %s: unexpected exception exit, interruption info %#x at RIP %#llx", v->vm->cfg.name, info,
-		(unsigned long long)rip());
+		(unsigned long long)guest_rip());
 	vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_EXCEPTION_NMI);
 }
 
@@ -136,7 +131,7 @@ void handle_preemption_timer(struct vcpu *v)
 	}
 	if (v->deadline_tsc && now >= v->deadline_tsc) {
 		log_err("VM %s: time limit of %llu s reached at RIP %#llx (module key timeout=)", v->vm->cfg.name,
-			(unsigned long long)v->vm->cfg.timeout, (unsigned long long)rip());
+			(unsigned long long)v->vm->cfg.timeout, (unsigned long long)guest_rip());
 		vm_end(v, CAUSE_TIMEOUT, v->vm->cfg.timeout);
 		return;
 	}

@@ -34,15 +34,10 @@
 #define LEN_WBINVD 2
 #define LEN_XSETBV 3
 
-static uint64_t rip(void)
-{
-	return vmcs_readnat(GUEST_RIP);
-}
-
 void end_ept_violation(struct vcpu *v, uint64_t gpa, const char *access)
 {
 	log_err("VM %s: ept-violation: %s of guest-physical %#llx (outside its RAM) at RIP %#llx", v->vm->cfg.name,
-		access, (unsigned long long)gpa, (unsigned long long)rip());
+		access, (unsigned long long)gpa, (unsigned long long)guest_rip());
 	vm_end(v, CAUSE_EPT_VIOLATION, gpa);
 }
 
@@ -98,7 +93,7 @@ static void handle_triple_fault(struct vcpu *v)
 		n += l;
 		list[n++] = k > 1 ? ' ' : '\0';
 	}
-	log_err("VM %s: triple fault at RIP %#llx; exits before it: %s", v->vm->cfg.name, (unsigned long long)rip(),
+	log_err("VM %s: triple fault at RIP %#llx; exits before it: %s", v->vm->cfg.name, (unsigned long long)guest_rip(),
 		n ? list : "(none)");
 	vm_end(v, CAUSE_TRIPLE_FAULT, 0);
 }
@@ -196,7 +191,7 @@ static void handle_unknown(struct vcpu *v)
 	unsigned basic = vmcs_read32(VM_EXIT_REASON) & 0xffff;
 	log_err("VM %s: unhandled exit: reason %u (%s), qualification %#llx, at RIP %#llx", v->vm->cfg.name, basic,
 		exit_reason_name(basic), (unsigned long long)vmcs_readnat(EXIT_QUALIFICATION),
-		(unsigned long long)rip());
+		(unsigned long long)guest_rip());
 	vm_end(v, CAUSE_UNHANDLED_EXIT, basic);
 }
 

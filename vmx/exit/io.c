@@ -134,7 +134,7 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 	 * IA32_VMX_BASIC bit 54 says so (SDM vol. 3D, A.1). */
 	if (!(hv_vmx_caps.basic & VMX_BASIC_INOUT)) {
 		log_err("VM %s: INS/OUTS at RIP %#llx: this CPU does not report their operands (IA32_VMX_BASIC bit 54)",
-			v->vm->cfg.name, (unsigned long long)vmcs_readnat(GUEST_RIP));
+			v->vm->cfg.name, (unsigned long long)guest_rip());
 		vm_end(v, CAUSE_ERROR, EXIT_IO);
 		return;
 	}

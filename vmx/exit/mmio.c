@@ -24,11 +24,6 @@
 #include "vmx/dev/ptio.h"
 #include "vmx/exit/mmio.h"
 
-static uint64_t rip(void)
-{
-	return vmcs_readnat(GUEST_RIP);
-}
-
 /* Fetch and decode the instruction at RIP that touched a device register
  * (vmx/exit/decode.h); false if it is not one that is emulated. *BYTES
  * gets how many bytes could be fetched, into CODE. */
@@ -80,7 +75,7 @@ void mmio_emulate(struct vcpu *v, uint64_t gpa, mmio_fn *fn, unsigned status)
 			fmt_snprintf(hex + 3 * i, sizeof(hex) - 3 * i, " %02x", code[i]);
 		log_err("VM %s: access to guest-physical %#llx, a device register, by an instruction the hypervisor "
 			"does not emulate (bytes%s), at RIP %#llx",
-			v->vm->cfg.name, (unsigned long long)gpa, bytes ? hex : " unreadable", (unsigned long long)rip());
+			v->vm->cfg.name, (unsigned long long)gpa, bytes ? hex : " unreadable", (unsigned long long)guest_rip());
 		vm_end(v, CAUSE_UNHANDLED_EXIT, status);
 		return;
 	}
@@ -121,11 +116,11 @@ static bool not_the_instructions(struct vcpu *v, uint64_t gpa, const struct ept_
 	if (info & INTR_INFO_VALID)
 		log_err("VM %s: delivering event %#x (vector %u) touched guest-physical %#llx, a page the hypervisor "
 			"emulates, at RIP %#llx: not emulated",
-			v->vm->cfg.name, info, info & 0xff, (unsigned long long)gpa, (unsigned long long)rip());
+			v->vm->cfg.name, info, info & 0xff, (unsigned long long)gpa, (unsigned long long)guest_rip());
 	else if (!q->translated)
 		log_err("VM %s: its page walk touched guest-physical %#llx, a page the hypervisor emulates (a paging "
 			"structure there), at RIP %#llx: not emulated",
-			v->vm->cfg.name, (unsigned long long)gpa, (unsigned long long)rip());
+			v->vm->cfg.name, (unsigned long long)gpa, (unsigned long long)guest_rip());
 	else
 		return false;
 	vm_end(v, CAUSE_EPT_VIOLATION, gpa);
