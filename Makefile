@@ -30,7 +30,8 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c drivers/args.c boot/options.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
 	 vmx/hw/caps.c vmx/hw/vmx.c vmx/hw/vmcs.c vmx/hw/entry.S vmx/hw/exitinfo.c \
 	 vmx/core/vmconfig.c vmx/core/memory.c vmx/core/gwalk.c vmx/core/guestmem.c vmx/core/guest.c vmx/core/vm.c vmx/core/stats.c \
-	 vmx/dev/bus.c vmx/dev/lapic.c vmx/dev/ptio.c vmx/dev/pmtrap.c vmx/dev/ptpolicy.c \
+	 vmx/dev/bus.c vmx/dev/pc.c vmx/dev/uart.c vmx/dev/debugexit.c vmx/dev/pic.c vmx/dev/pci.c vmx/dev/fwcfg.c vmx/dev/lapic.c \
+	 vmx/dev/pt/ptio.c vmx/dev/pt/pmtrap.c vmx/dev/pt/ptpolicy.c \
 	 vmx/exit/exit.c vmx/exit/cpuid.c vmx/exit/msr.c vmx/exit/io.c vmx/exit/mmio.c vmx/exit/control.c vmx/exit/cr.c \
 	 vmx/exit/decode.c vmx/exit/events.c vmx/exit/vmcall.c \
 	 vmx/load/image.c vmx/load/bzimage.c vmx/load/loader.c vmx/load/passthrough.c \
@@ -39,13 +40,13 @@ KOBJS := $(patsubst %,$(BUILD)/k/%.o,$(KSRCS))
 # The exit path is built without frame pointers: three instructions less
 # per function on every exit (docs/performance.md). A fault inside it
 # still gets a stack trace: vmx/hw/entry.S points RBP at its own frame.
-EXIT_PATH := vmx/vcpu.c $(wildcard vmx/exit/*.c) vmx/dev/bus.c
+EXIT_PATH := vmx/vcpu.c $(wildcard vmx/exit/*.c) vmx/dev/bus.c vmx/dev/debugexit.c vmx/dev/uart.c
 # The benchmark's counting build: VMREAD/VMWRITE counters (vmx/hw/vmcs.h).
 KCOBJS := $(patsubst %,$(BUILD)/kc/%.o,$(KSRCS))
 
 # Pure logic that also compiles for the host, for the unit tests.
 HOST_SRCS := vmx/core/stats.c boot/mbi.c drivers/args.c boot/options.c drivers/format.c drivers/acpi.c \
-	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/hw/caps.c arch-x86/cpuinfo.c vmx/core/vmconfig.c vmx/hw/exitinfo.c vmx/exit/decode.c vmx/exit/cr.c vmx/load/image.c vmx/load/bzimage.c vmx/core/gwalk.c vmx/dev/pmtrap.c vmx/dev/ptpolicy.c
+	     mm/memmap.c mm/frame.c mm/pagetable.c vmx/hw/caps.c arch-x86/cpuinfo.c vmx/core/vmconfig.c vmx/hw/exitinfo.c vmx/exit/decode.c vmx/exit/cr.c vmx/load/image.c vmx/load/bzimage.c vmx/core/gwalk.c vmx/dev/pt/pmtrap.c vmx/dev/pt/ptpolicy.c
 HCFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -I. -DHV_HOST_TEST -D_GNU_SOURCE \
 	   -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))

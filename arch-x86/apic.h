@@ -1,7 +1,7 @@
 /*
  * The local APIC's architectural layout, for the hypervisor's own APIC
  * (arch-x86/percpu/smp.c, hoststate.c) and the ones it emulates or filters for
- * guests (vmx/dev/lapic.c, vmx/load/passthrough.c, vmx/dev/ptpolicy.c): where it is
+ * guests (vmx/dev/lapic.c, vmx/load/passthrough.c, vmx/dev/pt/ptpolicy.c): where it is
  * after reset, its registers by xAPIC MMIO offset (the x2APIC MSR is
  * 0x800 + offset / 16), and the fields of the interrupt command register.
  * Its MSR, IA32_APIC_BASE, is in arch-x86/msr.h.

@@ -64,7 +64,7 @@ if [ -n "$upward" ]; then
 	echo "$upward" | sed 's/^/  /'
 	bad=1
 fi
-big=$(for d in boot arch-x86 mm drivers vmx vmx/*/; do
+big=$(for d in boot arch-x86 arch-x86/*/ mm drivers vmx vmx/*/ vmx/*/*/; do
 	d=${d%/}
 	n=$(find "$d" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' -o -name '*.S' \) | wc -l)
 	[ "$n" -gt 16 ] && echo "$d: $n source files"

@@ -16,7 +16,7 @@
 #include "vmx/core/memory.h"
 #include "vmx/dev/bus.h"
 #include "vmx/dev/lapic.h"
-#include "vmx/dev/ptio.h"
+#include "vmx/dev/pc.h"
 #include "vmx/exit/msr.h"
 #include "vmx/hw/vmx.h"
 #include "vmx/load/loader.h"
@@ -90,6 +90,10 @@ bool vm_create(struct vm *vm, const struct machine *m, const struct vm_module *m
 		fmt_snprintf(err, errlen, "out of memory for the VM's vCPUs and bitmaps");
 		return false;
 	}
+	if (!bus_init(vm)) {
+		fmt_snprintf(err, errlen, "out of memory for the VM's bus");
+		return false;
+	}
 	if (vm->cfg.passthrough)
 		vm->vcpus[0]->apic_id = this_cpu()->apic_id;
 	if (!vm->cfg.passthrough && hv_vmx.apicv) {
@@ -106,7 +110,6 @@ bool vm_create(struct vm *vm, const struct machine *m, const struct vm_module *m
 		 * before its memory map is made, so all of it is hidden. */
 		if (!passthrough_memory(vm, m, err, errlen))
 			return false;
-		ptio_io_bitmap(vm);
 	} else {
 		uint64_t low = vm->cfg.mem < LOW_RAM_MAX ? vm->cfg.mem : LOW_RAM_MAX;
 		if (!vm_add_ram(vm, 0, low) || (vm->cfg.mem > low && !vm_add_ram(vm, HIGH_RAM_BASE, vm->cfg.mem - low))) {
@@ -124,13 +127,16 @@ bool vm_create(struct vm *vm, const struct machine *m, const struct vm_module *m
 			log_info("VM %s: EPT built for all %llu MiB: %llu tables, %llu TSC ticks", vm->cfg.name,
 				 (unsigned long long)(vm->cfg.mem >> 20), (unsigned long long)vm->ept.tables,
 				 (unsigned long long)vm->ept_build_ticks);
-		/* Isolated VMs: every port exits to the device models. */
+		/* Isolated VMs: every port exits, to a device model or to the
+		 * bus's "no device". */
 		memset(phys_to_virt(vm->io_bitmap_a), 0xff, 4096);
 		memset(phys_to_virt(vm->io_bitmap_b), 0xff, 4096);
+		if (!pc_attach(vm)) {
+			fmt_snprintf(err, errlen, "out of memory for the VM's devices");
+			return false;
+		}
 	}
 	msr_bitmap_init(phys_to_virt(vm->msr_bitmap), vm->cfg.passthrough);
-	if (!vm->cfg.passthrough)
-		devices_init(vm);
 
 	struct boot_state bs;
 	struct blob image = { phys_to_virt(mod->start), mod->end - mod->start }, rd = { NULL, 0 };
@@ -157,6 +163,7 @@ void vm_destroy(struct vm *vm)
 	if (vm->nvcpus && vm->vcpus[0])
 		vcpu_destroy(vm->vcpus[0]);
 	ept_destroy(vm);
+	bus_destroy(vm);
 	free_page(&vm->apic_access_page);
 	free_page(&vm->io_bitmap_a);
 	free_page(&vm->io_bitmap_b);

@@ -322,7 +322,7 @@ static void run_one(struct run *r)
 	 * and its devices are left alone (that CPU may be in one now). */
 	bool keep = __atomic_load_n(&vm->aps_lost, __ATOMIC_ACQUIRE);
 	if (!keep)
-		devices_finish(vm);
+		bus_finish(vm);
 	if (vm->cfg.ept == EPT_LAZY && ok)
 		log_info("VM %s: %llu EPT pages filled on first touch, %llu EPT tables", vm->cfg.name,
 			 (unsigned long long)vm->lazy_fills, (unsigned long long)vm->ept.tables);

@@ -20,7 +20,7 @@
 #include "vmx/core/guest.h"
 #include "vmx/core/memory.h"
 #include "vmx/dev/lapic.h"
-#include "vmx/dev/ptpolicy.h"
+#include "vmx/dev/pt/ptpolicy.h"
 #include "vmx/exit/exit.h"
 #include "vmx/exit/msr.h"
 #include "vmx/hw/entry.h"
@@ -344,7 +344,7 @@ static void entry_failed(struct vcpu *v, int how)
 
 /* An NMI for the machine's own OS (one that exited, or reached the
  * hypervisor while it ran) is injected only when the OS can take it
- * (vmx/dev/ptpolicy.h, nmi_step), else a window exit brings the vCPU back
+ * (vmx/dev/pt/ptpolicy.h, nmi_step), else a window exit brings the vCPU back
  * for it. Virtual-NMI blocking, which the injection sets and the OS's
  * IRET clears (SDM vol. 3C, 25.4.2), keeps a second one out of the OS's
  * handler. An isolated VM has no NMI source: the NMI belongs to no one

@@ -1,5 +1,5 @@
 /* The decoding of a passthrough OS's writes against the power registers
- * (vmx/dev/pmtrap.c): the first bytes are an ACPI description (register
+ * (vmx/dev/pt/pmtrap.c): the first bytes are an ACPI description (register
  * addresses, spaces, S5 types, SMI values) and a chipset's configuration
  * space; the rest is writes, 14 bytes each (space, size, address, value),
  * and port accesses through CONFIG_ADDRESS; the writes forwarded are
@@ -9,7 +9,7 @@
 #include "fuzz.h"
 
 #include "drivers/acpi.h"
-#include "vmx/dev/pmtrap.h"
+#include "vmx/dev/pt/pmtrap.h"
 
 struct in {
 	const uint8_t *d;

@@ -1,10 +1,10 @@
-/* The power registers a passthrough OS is watched through (vmx/dev/pmtrap.c):
+/* The power registers a passthrough OS is watched through (vmx/dev/pt/pmtrap.c):
  * writes of every size and alignment against them, PCI configuration
  * writes through 0xCF8/0xCFC and ECAM against the chipset's PM base. */
 #include "unit.h"
 
 #include "drivers/acpi.h"
-#include "vmx/dev/pmtrap.h"
+#include "vmx/dev/pt/pmtrap.h"
 
 /* Bochs' PIIX4: PM1a_CNT at 0xb004, SMI_CMD 0xb2 (ACPI on 0xf1, off 0xf0), S5 type 0. */
 static void bochs(struct pm_regs *r)

@@ -4,7 +4,7 @@
 #include "unit.h"
 
 #include "arch-x86/msr.h"
-#include "vmx/dev/ptpolicy.h"
+#include "vmx/dev/pt/ptpolicy.h"
 
 static void test_nmi_inject_when_open(void **state)
 {

@@ -26,10 +26,15 @@ _Static_assert(EXIT_REASON_MAX == STATS_EXIT_REASONS, "vmx/core/stats.h");
 struct vm;
 struct vcpu;
 
-/* A device model's port handler (vmx/dev/bus.h): an access of SIZE bytes
- * to PORT, an OUT of *VAL (already cut to SIZE) or an IN into *VAL (cut
- * to SIZE after). */
-typedef void port_fn(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val);
+/*
+ * A VM's bus (vmx/dev/bus.h): every device model registers its ports,
+ * memory-mapped registers and MSRs here when the VM is created, with its
+ * own state (DEV), and the exit handlers reach it only through these.
+ */
+
+/* An access of SIZE bytes to PORT: an OUT of *VAL (already cut to SIZE),
+ * or an IN into *VAL (cut to SIZE after). */
+typedef void port_fn(struct vcpu *v, void *dev, uint16_t port, unsigned size, bool in, uint32_t *val);
 
 /* A guest's access to a device register in memory, as the one instruction
  * decoder (vmx/exit/mmio.c) hands it to the device: the device never sees
@@ -40,6 +45,60 @@ struct mmio_access {
 	unsigned size; /* 1, 2, 4 or 8 */
 	bool write;
 	uint64_t value;
+};
+
+/* Do one such access: false if the device ended the VM (it says why). */
+typedef bool mmio_fn(struct vcpu *v, void *dev, struct mmio_access *a);
+
+/* RDMSR and WRMSR of a device's MSR: false is #GP. */
+typedef bool msr_read_fn(struct vcpu *v, void *dev, uint32_t msr, uint64_t *value);
+typedef bool msr_write_fn(struct vcpu *v, void *dev, uint32_t msr, uint64_t value);
+
+#define BUS_PORT_DEVICES 16
+#define BUS_MMIO_REGIONS 16
+#define BUS_MSR_RANGES 4
+
+/* 16 bytes: an IO exit indexes them with one shift. */
+struct port_device {
+	port_fn *fn;
+	void *dev;
+};
+
+struct mmio_region {
+	uint64_t base, len;
+	bool writes_only; /* reads go to memory (the page is read-only in EPT) */
+	mmio_fn *fn;
+	void *dev;
+};
+
+struct msr_range {
+	uint32_t first, last;
+	msr_read_fn *read; /* NULL: as if unregistered */
+	msr_write_fn *write;
+	void *dev;
+};
+
+struct port_count {
+	uint16_t port;
+	uint32_t reads, writes;
+};
+
+struct bus {
+	/* Each port's model: ports[port_map[port]]; 0 is "no device". A byte
+	 * per port (64 KiB) makes an IO exit's dispatch two loads. */
+	uint8_t *port_map;
+	struct port_device ports[BUS_PORT_DEVICES];
+	void (*finish[BUS_PORT_DEVICES])(struct vm *vm, void *dev); /* when the VM has ended; or NULL */
+	unsigned nports;
+	struct mmio_region mmio[BUS_MMIO_REGIONS];
+	unsigned nmmio;
+	struct msr_range msrs[BUS_MSR_RANGES];
+	unsigned nmsrs;
+	uint8_t *state; /* one page the devices' own state comes from (bus_state) */
+	unsigned state_used;
+	/* Ports no device took, listed when the VM ends. */
+	struct port_count unhandled[VM_MAX_PORTS_LISTED];
+	unsigned nunhandled, unhandled_dropped;
 };
 
 /* Why a VM ended: the cause= word of the VM-END line. */
@@ -65,18 +124,6 @@ struct mem_slot {
 };
 
 #define VM_MAX_E820 64
-
-struct port_count {
-	uint16_t port;
-	uint32_t reads, writes;
-};
-
-/* The guest's COM1: a 16550 register model whose output goes to the console. */
-struct vuart {
-	uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
-	unsigned len;
-	char line[120];
-};
 
 /* What a local-APIC model does for the core beyond its registers on the
  * bus: the core asks through this table, so it needs no device's header
@@ -172,7 +219,6 @@ struct vm {
 	uint64_t kernel_module, initrd_module; /* physical start of this VM's modules */
 	uint64_t dropped_ipis;
 	uint32_t apic_off_refused; /* passthrough: the OS's WRMSRs that would turn its local APIC off */
-	struct ptio *ptio;	   /* passthrough: its watched registers (vmx/dev/ptio.c) */
 	struct e820_entry e820[VM_MAX_E820]; /* passthrough: the machine's map less the hypervisor's memory */
 	unsigned ne820;
 	uint64_t table_reserve, table_reserve_frames, table_reserve_used; /* passthrough EPT tables */
@@ -184,20 +230,7 @@ struct vm {
 
 	uint64_t io_bitmap_a, io_bitmap_b, msr_bitmap; /* physical addresses */
 
-	/* The port bus (vmx/dev/bus.h): the model of each port is
-	 * port_fns[port_map[port]]. */
-	const uint8_t *port_map;
-	port_fn *const *port_fns;
-
-	/* device models */
-	struct vuart uart;
-	uint16_t fwcfg_selector;
-	uint32_t fwcfg_offset;
-	uint32_t pci_address;
-	uint8_t pic_mask[2];
-	unsigned shutdown_len; /* bytes of "Shutdown" seen in order at 0x8900 */
-	struct port_count ports[VM_MAX_PORTS_LISTED];
-	unsigned nports, ports_dropped;
+	struct bus bus; /* its devices (vmx/dev/bus.h) */
 };
 
 /* Where a vCPU starts: what a loader decides (vmx/load/loader.h). */

@@ -1,50 +1,69 @@
 /*
- * The port bus of an isolated VM and its device models:
- *   0x3f8-0x3ff  COM1, a 16550 register model; output goes to the console
- *                as lines "NAME| text"
- *   0xf4         debug exit (QEMU's isa-debug-exit): writing v ends the VM
- *                with cause=debug-exit status=v
- *   0x8900       the bytes of "Shutdown" end the VM (cause=shutdown-port)
- *   0x80         POST codes, ignored
- *   0x20/0x21, 0xa0/0xa1  PIC command (reads 0) and mask registers
- *   0xcf8, 0xcfc-0xcff    PCI configuration: no devices (reads all ones)
- *   0x510/0x511  fw_cfg: signature, CPU count and RAM size, as QEMU's pc
- * Any other port reads all ones and drops writes; it is counted and listed
- * when the VM ends.
+ * A VM's bus, as KVM's io buses: each device model registers the ports,
+ * memory-mapped registers and MSRs it owns, with its state, when the VM
+ * is created (vmx/create.c), and the exit handlers find it here: port IO
+ * through the byte-per-port map (port_access), memory through the MMIO
+ * regions (vmx/exit/mmio.c decodes the instruction), MSRs through the
+ * ranges (vmx/exit/msr.c). A port no device registered reads all ones
+ * and drops writes; it is counted and listed when the VM ends.
  */
-#ifndef VMX_DEVICES_H
-#define VMX_DEVICES_H
+#ifndef VMX_DEV_BUS_H
+#define VMX_DEV_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmx/core/vm.h"
 
-/* An isolated VM's devices on its bus, in their reset state. */
-void devices_init(struct vm *vm);
+/* The map and the state page; false when out of memory. bus_destroy
+ * gives them back. */
+bool bus_init(struct vm *vm);
+void bus_destroy(struct vm *vm);
 
-/* A port map that gives every port to one model: port_fns[0]. */
-extern const uint8_t bus_one_device[0x10000];
+/* SIZE bytes of zeroed state for a device of VM, for its life; NULL when
+ * the page is full. */
+void *bus_state(struct vm *vm, size_t size);
 
-/* One port access of SIZE bytes by the guest: OUT of *VAL, or IN into *VAL.
- * Inline: it is most of an IN or OUT exit. */
+/* Give ports [FIRST, FIRST+COUNT) to FN with DEV (FINISH, if not NULL,
+ * when the VM ends; one device however many ranges it has); their
+ * accesses exit (the I/O bitmap's bits). False when the bus is full. */
+bool bus_add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev,
+		   void (*finish)(struct vm *vm, void *dev));
+
+/* Guest-physical [BASE, BASE+LEN) to FN: every access, or with
+ * WRITES_ONLY the writes (the caller keeps it read-only in EPT). */
+bool bus_add_mmio(struct vm *vm, uint64_t base, uint64_t len, bool writes_only, mmio_fn *fn, void *dev);
+
+/* MSRs FIRST to LAST to READ and WRITE (either may be NULL). */
+bool bus_add_msrs(struct vm *vm, uint32_t first, uint32_t last, msr_read_fn *read, msr_write_fn *write, void *dev);
+
+/* The region that takes an access at GPA (a write if WRITE), or NULL. */
+const struct mmio_region *bus_find_mmio(const struct vm *vm, uint64_t gpa, bool write);
+
+/* The range holding MSR, or NULL. */
+const struct msr_range *bus_find_msr(const struct vm *vm, uint32_t msr);
+
+/* One port access of SIZE bytes by the guest: OUT of *VAL, or IN into
+ * *VAL. Inline: it is most of an IN or OUT exit. */
 static inline void port_access(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
-	uint32_t mask = ~0u >> (32 - 8 * size);
+	/* By table, one load where the shift takes four instructions; SIZE
+	 * comes from 3 bits of the exit qualification (1 + 0..7). */
+	static const uint32_t masks[9] = { 0, 0xff, 0xffff, 0xffffff, ~0u, ~0u, ~0u, ~0u, ~0u };
+	uint32_t mask = masks[size];
+	const struct bus *b = &v->vm->bus;
+	const struct port_device *d = &b->ports[b->port_map[port]];
 
 	if (!in)
 		*val &= mask; /* an OUT of AL or AX carries only that much */
-	struct vm *vm = v->vm;
-	vm->port_fns[vm->port_map[port]](v, port, size, in, val);
+	d->fn(v, d->dev, port, size, in, val);
 	if (in)
 		*val &= mask;
 }
 
-/* Print the guest's output that has no newline yet, and the ports that
- * nothing handled. */
-void devices_finish(struct vm *vm);
-
-/* Print one line of the guest's output: "NAME| text". */
-void guest_output(struct vm *vm, const char *text, unsigned len);
+/* The VM has ended: each device's finish, then the ports that nothing
+ * handled, in one line. */
+void bus_finish(struct vm *vm);
 
 #endif

@@ -9,6 +9,7 @@
 #include "arch-x86/tsc.h"
 #include "drivers/console.h"
 #include "mm/phys.h"
+#include "vmx/dev/bus.h"
 #include "vmx/hw/exitinfo.h"
 #include "vmx/core/guest.h"
 #include "vmx/hw/vmcs.h"
@@ -329,8 +330,9 @@ static bool writable(unsigned off)
 	}
 }
 
-bool lapic_mmio(struct vcpu *v, struct mmio_access *a)
+static bool lapic_mmio(struct vcpu *v, void *dev, struct mmio_access *a)
 {
+	(void)dev; /* the state is the vCPU's own */
 	unsigned off = a->gpa & 0xfff;
 
 	/* APIC registers are 32-bit and 16-byte aligned (SDM vol. 3A, 11.4.1);
@@ -369,8 +371,9 @@ void lapic_cr8_write(struct vcpu *v, uint64_t val)
 }
 
 /* x2APIC: MSR 0x800 + offset/16 (SDM vol. 3A, 11.12.1.2). */
-bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
+static bool lapic_msr_read(struct vcpu *v, void *dev, uint32_t msr, uint64_t *value)
 {
+	(void)dev;
 	struct vlapic *l = &v->lapic;
 	if (msr == MSR_IA32_APIC_BASE) {
 		*value = l->apic_base;
@@ -395,8 +398,9 @@ bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 	return true;
 }
 
-bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
+static bool lapic_msr_write(struct vcpu *v, void *dev, uint32_t msr, uint64_t value)
 {
+	(void)dev;
 	struct vlapic *l = &v->lapic;
 	if (msr == MSR_IA32_APIC_BASE) {
 		/* The base stays at 0xFEE00000; enable and x2APIC mode may
@@ -453,4 +457,13 @@ bool lapic_halt(struct vcpu *v)
 bool lapic_irr_pending(struct vcpu *v)
 {
 	return highest(v, APIC_IRR) >= 0;
+}
+
+bool lapic_attach(struct vm *vm)
+{
+	/* Each vCPU's APIC is at the same address; its state is the vCPU's
+	 * (lapic_init). */
+	return bus_add_mmio(vm, APIC_DEFAULT_BASE, PAGE_SIZE, false, lapic_mmio, NULL) &&
+	       bus_add_msrs(vm, MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, lapic_msr_read, lapic_msr_write, NULL) &&
+	       bus_add_msrs(vm, 0x800, 0x8ff, lapic_msr_read, lapic_msr_write, NULL);
 }

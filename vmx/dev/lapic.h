@@ -34,17 +34,14 @@ void lapic_destroy(struct vcpu *v);
  * page (APIC virtualization). */
 void lapic_write_exit(struct vcpu *v, unsigned offset);
 
-/* An access to the APIC page the CPU did not virtualize, or any access
- * in emulated mode (vmx/exit/mmio.c decodes it). False: the VM ended. */
-bool lapic_mmio(struct vcpu *v, struct mmio_access *a);
+/* On VM's bus: the APIC page (an access the CPU did not virtualize, or
+ * any access in emulated mode), IA32_APIC_BASE and the x2APIC MSRs
+ * 0x800-0x8ff. */
+bool lapic_attach(struct vm *vm);
 
 /* CR8 (the TPR's priority class) in emulated mode. */
 uint64_t lapic_cr8_read(struct vcpu *v);
 void lapic_cr8_write(struct vcpu *v, uint64_t val);
-
-/* x2APIC MSRs (0x800-0x8ff) and IA32_APIC_BASE; false: #GP. */
-bool lapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *value);
-bool lapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t value);
 
 /* The timer's deadline, if any, for the preemption timer. */
 void lapic_timer_check(struct vcpu *v, uint64_t now);

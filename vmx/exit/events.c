@@ -19,6 +19,7 @@
 #include "arch-x86/percpu/percpu.h"
 #include "arch-x86/percpu/smp.h"
 #include "vmx/dev/lapic.h"
+#include "vmx/dev/bus.h"
 #include "vmx/exit/mmio.h"
 #include "vmx/hw/caps.h"
 
@@ -157,7 +158,15 @@ void handle_apic_access(struct vcpu *v)
 		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_ACCESS);
 		return;
 	}
-	mmio_emulate(v, APIC_DEFAULT_BASE | (qual & 0xfff), lapic_mmio, EXIT_APIC_ACCESS);
+	uint64_t gpa = APIC_DEFAULT_BASE | (qual & 0xfff);
+	const struct mmio_region *r = bus_find_mmio(v->vm, gpa, type == 1);
+	if (!r) { /* a VM on APIC virtualization always has its APIC on the bus */
+		log_err("VM %s: local-APIC access at offset %#x and no APIC on the bus", v->vm->cfg.name,
+			(unsigned)(qual & 0xfff));
+		vm_end(v, CAUSE_ERROR, EXIT_APIC_ACCESS);
+		return;
+	}
+	mmio_emulate(v, gpa, r, EXIT_APIC_ACCESS);
 }
 
 /* The guest can take an interrupt now, or lowered its TPR below a pending

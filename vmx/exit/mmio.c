@@ -19,9 +19,8 @@
 #include "arch-x86/spinlock.h"
 #include "vmx/core/guestmem.h"
 #include "vmx/core/memory.h"
-#include "vmx/dev/lapic.h"
 #include "vmx/exit/decode.h"
-#include "vmx/dev/ptio.h"
+#include "vmx/dev/bus.h"
 #include "vmx/exit/mmio.h"
 
 /* Fetch and decode the instruction at RIP that touched a device register
@@ -63,7 +62,7 @@ static uint64_t loaded(uint64_t old, uint64_t val, unsigned size, bool high8)
 	}
 }
 
-void mmio_emulate(struct vcpu *v, uint64_t gpa, mmio_fn *fn, unsigned status)
+void mmio_emulate(struct vcpu *v, uint64_t gpa, const struct mmio_region *r, unsigned status)
 {
 	struct mmio_insn m;
 	uint8_t code[15];
@@ -82,7 +81,7 @@ void mmio_emulate(struct vcpu *v, uint64_t gpa, mmio_fn *fn, unsigned status)
 	struct mmio_access a = { .gpa = gpa, .size = m.size, .write = m.write };
 	if (m.write)
 		a.value = m.reg >= 0 ? vcpu_gpr(v, (unsigned)m.reg) >> (m.high8 ? 8 : 0) : m.imm;
-	if (!fn(v, &a))
+	if (!r->fn(v, r->dev, &a))
 		return; /* the device ended the VM, and said why */
 	if (!m.write)
 		vcpu_set_gpr(v, (unsigned)m.reg, loaded(vcpu_gpr(v, (unsigned)m.reg), a.value, m.size, m.high8));
@@ -138,20 +137,12 @@ void handle_ept_violation(struct vcpu *v)
 		return;
 	}
 	struct ept_qual q = decode_ept(vmcs_readnat(EXIT_QUALIFICATION));
-	if (v->lapic.enabled && !v->lapic.hw && (gpa & ~0xfffull) == APIC_DEFAULT_BASE) {
+	/* A device register (the emulated local APIC, the machine's OS's
+	 * watched pages: vmx/dev/bus.h) is done from the instruction. */
+	const struct mmio_region *r = bus_find_mmio(v->vm, gpa, q.write);
+	if (r) {
 		if (!not_the_instructions(v, gpa, &q))
-			mmio_emulate(v, gpa, lapic_mmio, EXIT_EPT_VIOLATION); /* the emulated local APIC */
-		return;
-	}
-	if (v->vm->cfg.passthrough && (gpa & ~0xfffull) == APIC_DEFAULT_BASE && q.write) {
-		if (!not_the_instructions(v, gpa, &q))
-			mmio_emulate(v, gpa, ptio_apic_write, EXIT_EPT_VIOLATION); /* the real APIC, ICR checked */
-		return;
-	}
-	if (v->vm->cfg.passthrough && q.write && ptio_traps(v->vm, gpa)) {
-		if (!not_the_instructions(v, gpa, &q))
-			/* a power register in memory, or its ECAM page */
-			mmio_emulate(v, gpa, ptio_trapped_write, EXIT_EPT_VIOLATION);
+			mmio_emulate(v, gpa, r, EXIT_EPT_VIOLATION);
 		return;
 	}
 	if (v->cause != CAUSE_RUNNING)

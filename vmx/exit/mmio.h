@@ -7,13 +7,11 @@
 
 #include "vmx/core/vm.h"
 
-/* A device's handler of one access: false if it ended the VM. */
-typedef bool mmio_fn(struct vcpu *v, struct mmio_access *a);
-
 /* Decode the instruction at RIP that touched guest-physical GPA into an
- * access record, have FN do it, load a read's value into the register
- * and complete the instruction. An instruction that is not emulated
- * ends the VM (cause=unhandled-exit status=STATUS) with its bytes. */
-void mmio_emulate(struct vcpu *v, uint64_t gpa, mmio_fn *fn, unsigned status);
+ * access record, have region R's device do it, load a read's value into
+ * the register and complete the instruction. An instruction that is not
+ * emulated ends the VM (cause=unhandled-exit status=STATUS) with its
+ * bytes. */
+void mmio_emulate(struct vcpu *v, uint64_t gpa, const struct mmio_region *r, unsigned status);
 
 #endif

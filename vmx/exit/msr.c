@@ -6,9 +6,8 @@
 #include "arch-x86/msr.h"
 #include "arch-x86/string.h"
 #include "drivers/console.h"
-#include "vmx/dev/lapic.h"
-#include "vmx/dev/ptio.h"
-#include "vmx/dev/ptpolicy.h"
+#include "vmx/dev/bus.h"
+#include "vmx/dev/pt/ptpolicy.h"
 #include "vmx/hw/vmcs.h"
 
 
@@ -95,28 +94,8 @@ static bool pat_valid(uint64_t pat)
 	return true;
 }
 
-/* The machine's OS writes the real IA32_APIC_BASE where the rules let it
- * (vmx/dev/ptpolicy.h: x2APIC mode on, nothing else); anything else is #GP,
- * here before the real WRMSR could fault in the hypervisor. */
-static bool apic_base_write(struct vcpu *v, uint64_t value)
-{
-	uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
-	if (value == cur)
-		return true;
-	if (!apic_base_write_allowed(cur, value)) {
-		if (!(value & APIC_BASE_EN) && !__atomic_fetch_add(&v->vm->apic_off_refused, 1, __ATOMIC_RELAXED))
-			log_warn("VM %s: the OS's WRMSR of APIC_BASE %#llx would turn its local APIC off, which the "
-				 "hypervisor signals through: refused (#GP), as are any later",
-				 v->vm->cfg.name, (unsigned long long)value);
-		return false;
-	}
-	return wrmsr_safe(MSR_IA32_APIC_BASE, value); /* validated, and fault-safe all the same */
-}
-
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 {
-	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
-		return lapic_msr_read(v, msr, value);
 	switch (msr) {
 	case MSR_EFER:
 		*value = vmcs_read64(GUEST_IA32_EFER);
@@ -130,22 +109,22 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *value)
 	case MSR_IA32_FEATURE_CONTROL:
 		*value = FEATURE_CONTROL_LOCK; /* locked, VMX off in and outside SMX */
 		return true;
-	case MSR_IA32_APIC_BASE:
+	default:
+		break;
+	}
+	/* A device's (the local APIC's), then what a VM without one reads. */
+	const struct msr_range *r = bus_find_msr(v->vm, msr);
+	if (r && r->read)
+		return r->read(v, r->dev, msr, value);
+	if (msr == MSR_IA32_APIC_BASE) {
 		*value = APIC_DEFAULT_BASE | APIC_BASE_EN | APIC_BASE_BSP; /* xAPIC enabled, BSP */
 		return true;
-	default:
-		return false; /* IA32_VMX_* and every MSR not named here */
 	}
+	return false; /* IA32_VMX_* and every MSR not named here */
 }
 
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 {
-	if (v->lapic.enabled && (msr == MSR_IA32_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)))
-		return lapic_msr_write(v, msr, value);
-	if (v->vm->cfg.passthrough && msr == 0x830)
-		return ptio_x2apic_icr(v, value);
-	if (v->vm->cfg.passthrough && msr == MSR_IA32_APIC_BASE)
-		return apic_base_write(v, value);
 	switch (msr) {
 	case MSR_EFER: {
 		/* SCE, LME, NXE may be written; LMA is the CPU's to set
@@ -166,11 +145,17 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t value)
 	case MSR_TSC:
 		vmcs_write64(TSC_OFFSET, value - rdtsc());
 		return true;
-	case MSR_IA32_APIC_BASE:
-		/* The xAPIC stays where it is; the BSP and enable bits may be
-		 * rewritten as they are. */
-		return (value & ~0xfffull) == APIC_DEFAULT_BASE;
 	default:
-		return false; /* FEATURE_CONTROL (locked), IA32_VMX_*, unknown */
+		break;
 	}
+	/* A device's (the local APIC's, the machine's OS's APIC filter),
+	 * then what a VM without one may write. */
+	const struct msr_range *r = bus_find_msr(v->vm, msr);
+	if (r && r->write)
+		return r->write(v, r->dev, msr, value);
+	/* The xAPIC stays where it is; the BSP and enable bits may be
+	 * rewritten as they are. */
+	if (msr == MSR_IA32_APIC_BASE)
+		return (value & ~0xfffull) == APIC_DEFAULT_BASE;
+	return false; /* FEATURE_CONTROL (locked), IA32_VMX_*, unknown */
 }

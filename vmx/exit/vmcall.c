@@ -15,7 +15,7 @@
 #include "vmx/hw/vmx.h"
 #include "vmx/core/guestmem.h"
 #include "vmx/core/memory.h"
-#include "vmx/dev/bus.h"
+#include "vmx/dev/pc.h"
 #include "vmx/exit/cpuid.h"
 
 #define LEN_VMCALL 3

@@ -15,7 +15,7 @@
 #include "mm/phys.h"
 #include "vmx/hw/exitinfo.h"
 #include "vmx/core/memory.h"
-#include "vmx/dev/ptio.h"
+#include "vmx/dev/pt/ptio.h"
 #include "vmx/core/guest.h"
 #include "vmx/hw/vmcs.h"
 #include "vmx/hw/vmx.h"
@@ -98,10 +98,10 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 		return false;
 	}
 	vm->table_reserve_frames = TABLE_RESERVE_FRAMES;
-	/* Its state is the hypervisor's, taken before the map is made, as
-	 * every frame for this VM is: hidden from the OS with the rest. */
+	/* Its watched registers on its bus, whose state is the hypervisor's
+	 * (taken before the map is made, as every frame for this VM is). */
 	if (!ptio_attach(vm)) {
-		fmt_snprintf(err, errlen, "out of memory for the passthrough VM's watched registers");
+		fmt_snprintf(err, errlen, "no room on the passthrough VM's bus for its watched registers");
 		return false;
 	}
 	size_t nhv = hypervisor_runs(hv, MAX_HV_RUNS);
@@ -199,14 +199,13 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 		ok = pt_map(&vm->ept, align_down(m->boot_info.base, PAGE_SIZE), align_down(m->boot_info.base, PAGE_SIZE),
 			    align_up(m->boot_info.end, PAGE_SIZE) - align_down(m->boot_info.base, PAGE_SIZE),
 			    EPT_READ | EPT_MEMTYPE_WB);
-	/* The local APIC: read directly, written through the hypervisor. */
-	if (ok)
-		ok = pt_map(&vm->ept, APIC_DEFAULT_BASE, APIC_DEFAULT_BASE, PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
-	/* The pages of the power registers in memory: the same. */
-	const uint64_t *trap;
-	unsigned ntrap = ptio_trap_pages(vm, &trap);
-	for (unsigned i = 0; ok && i < ntrap; i++)
-		ok = pt_map(&vm->ept, trap[i], trap[i], PAGE_SIZE, EPT_READ | EPT_MEMTYPE_UC);
+	/* Device registers whose writes go through the hypervisor (the
+	 * local APIC, the pages of the power registers in memory: vmx/dev/pt/
+	 * ptio.c): read directly, read-only in EPT. */
+	for (unsigned i = 0; ok && i < vm->bus.nmmio; i++)
+		if (vm->bus.mmio[i].writes_only)
+			ok = pt_map(&vm->ept, vm->bus.mmio[i].base, vm->bus.mmio[i].base, vm->bus.mmio[i].len,
+				    EPT_READ | EPT_MEMTYPE_UC);
 	if (!ok) {
 		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables", TABLE_RESERVE_FRAMES);
 		return false;
@@ -244,5 +243,4 @@ void passthrough_release(struct vm *vm)
 	if (vm->table_reserve)
 		phys_free(vm->table_reserve, vm->table_reserve_frames);
 	vm->table_reserve = 0;
-	ptio_detach(vm);
 }

@@ -7,7 +7,7 @@
  *     allocated), which is not mapped and is missing from the guest's e820;
  *   - ports and interrupts go straight to the hardware: no external
  *     interrupt, NMI or HLT exits; the I/O bitmap traps only the registers
- *     of vmx/dev/pmtrap.h: the FADT's PM1 control, sleep control, reset and
+ *     of vmx/dev/pt/pmtrap.h: the FADT's PM1 control, sleep control, reset and
  *     SMI command registers, 0xCF9, 0xB2 and the keyboard controller
  *     (0x64), to see the OS power off (cause=poweroff) or reset
  *     (cause=reboot), and PCI configuration mechanism #1 (0xCF8-0xCFF).
@@ -24,7 +24,7 @@
  *     read-only in EPT and ICR writes are checked so that the OS cannot
  *     start other CPUs outside VMX: INIT and start-up IPIs reach only the
  *     VM's own CPUs, which wait for them in VMX non-root operation
- *     (vmx/dev/ptio.c).
+ *     (vmx/dev/pt/ptio.c).
  */
 #ifndef VMX_LOAD_PASSTHROUGH_H
 #define VMX_LOAD_PASSTHROUGH_H
@@ -37,7 +37,7 @@
 
 /* Memory map, identity slots and EPT of a passthrough VM: the machine's
  * RAM less the hypervisor's and M's other modules; its watched registers
- * (vmx/dev/ptio.h) found and their pages read-only. */
+ * (vmx/dev/pt/ptio.h) found and their pages read-only. */
 bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_t errlen);
 
 /* Give back the EPT-table reserve and the watched registers' state. */

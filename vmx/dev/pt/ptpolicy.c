@@ -1,4 +1,4 @@
-#include "vmx/dev/ptpolicy.h"
+#include "vmx/dev/pt/ptpolicy.h"
 
 #include "arch-x86/apic.h"
 #include "arch-x86/msr.h"

@@ -5,9 +5,9 @@
  * memory, and the local APIC's ICR (xAPIC page and x2APIC MSR), where
  * INIT and start-up IPIs may only go to the VM's own CPUs. Every access
  * that sets no SLP_EN, resets nothing and moves nothing is forwarded as
- * it was made (vmx/dev/pmtrap.h decides).
+ * it was made (vmx/dev/pt/pmtrap.h decides).
  */
-#include "vmx/dev/ptio.h"
+#include "vmx/dev/pt/ptio.h"
 
 #include "arch-x86/apic.h"
 #include "arch-x86/cpu.h"
@@ -20,8 +20,9 @@
 #include "mm/memmap.h"
 #include "mm/paging.h"
 #include "mm/phys.h"
-#include "vmx/dev/pmtrap.h"
-#include "vmx/dev/ptpolicy.h"
+#include "vmx/dev/pt/pmtrap.h"
+#include "vmx/dev/pt/ptpolicy.h"
+#include "vmx/dev/bus.h"
 #include "vmx/hw/exitinfo.h"
 #include "vmx/hw/vmcs.h"
 
@@ -30,7 +31,7 @@
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 
-/* The passthrough VM's watched registers (vmx/dev/pmtrap.h): what the
+/* The passthrough VM's watched registers (vmx/dev/pt/pmtrap.h): what the
  * OS could sleep, reset, or move them through. */
 struct ptio {
 	/* Read-only while it runs but for the keyboard controller's pending
@@ -122,29 +123,6 @@ static void pm_setup(struct ptio *p, const char *name)
 		 name, p->pm.n - guards, guards, p->ntrap_pages, p->necam, p->necam == 1 ? "" : "s");
 }
 
-static void trap_port(struct vm *vm, uint16_t port)
-{
-	uint8_t *bitmap = phys_to_virt(port < 0x8000 ? vm->io_bitmap_a : vm->io_bitmap_b);
-	port &= 0x7fff;
-	bitmap[port / 8] |= (uint8_t)(1u << (port % 8));
-}
-
-void ptio_io_bitmap(struct vm *vm)
-{
-	const struct ptio *p = vm->ptio;
-	memset(phys_to_virt(vm->io_bitmap_a), 0, PAGE_SIZE);
-	memset(phys_to_virt(vm->io_bitmap_b), 0, PAGE_SIZE);
-	/* Every byte of every watched port: an access of any size that
-	 * touches one exits (SDM vol. 3C, 26.1.3). */
-	for (unsigned i = 0; i < p->pm.n; i++)
-		for (unsigned b = 0; p->pm.reg[i].space == PM_IO && b < p->pm.reg[i].len; b++)
-			trap_port(vm, (uint16_t)(p->pm.reg[i].addr + b));
-	/* PCI configuration mechanism #1, through which the OS could move
-	 * the PM registers. */
-	for (uint16_t p = PCI_CONFIG_ADDRESS; p < PCI_CONFIG_DATA + 4; p++)
-		trap_port(vm, p);
-}
-
 static void forward(uint16_t port, unsigned size, bool in, uint32_t *val)
 {
 	if (in)
@@ -158,9 +136,8 @@ static void forward(uint16_t port, unsigned size, bool in, uint32_t *val)
 }
 
 /* One warning per kind of refusal, and the rest said nothing. */
-static void refused(struct vcpu *v, const struct pm_decision *d)
+static void refused(struct vcpu *v, struct ptio *p, const struct pm_decision *d)
 {
-	struct ptio *p = v->vm->ptio;
 	if (__atomic_fetch_or(&p->refusals_said, 1u << d->reg->kind, __ATOMIC_RELAXED) & (1u << d->reg->kind))
 		return;
 	const char *name = v->vm->cfg.name;
@@ -182,14 +159,14 @@ static void refused(struct vcpu *v, const struct pm_decision *d)
 
 /* Carry out decision D on a write at ADDR (a port, or memory when MEM):
  * true if the write is to reach the hardware. */
-static bool pm_act(struct vcpu *v, const struct pm_decision *d, uint64_t addr, bool mem)
+static bool pm_act(struct vcpu *v, struct ptio *p, const struct pm_decision *d, uint64_t addr, bool mem)
 {
 	const char *name = v->vm->cfg.name;
 	switch (d->verdict) {
 	case PM_FORWARD:
 		return true;
 	case PM_REFUSE:
-		refused(v, d);
+		refused(v, p, d);
 		return false;
 	case PM_RESET:
 		log_info("VM %s: the OS reset the machine (%s %#llx, value %#x)", name, mem ? "address" : "port",
@@ -216,9 +193,8 @@ static bool pm_act(struct vcpu *v, const struct pm_decision *d, uint64_t addr, b
 
 /* An access that reaches 0xCFC-0xCFF: to configuration space at the OS's
  * CONFIG_ADDRESS, unless it would move a guarded register. */
-static void pci_data(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+static void pci_data(struct vcpu *v, struct ptio *p, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
-	struct ptio *p = v->vm->ptio;
 	spin_lock(&p->pci_lock);
 	if (!in) {
 		struct pm_decision d = pm_decide(&p->pm, PM_IO, port, size, *val), c;
@@ -230,7 +206,7 @@ static void pci_data(struct vcpu *v, uint16_t port, unsigned size, bool in, uint
 			d = c;
 		if (d.verdict != PM_FORWARD) {
 			spin_unlock(&p->pci_lock);
-			pm_act(v, &d, port, false);
+			pm_act(v, p, &d, port, false);
 			return;
 		}
 	}
@@ -239,9 +215,9 @@ static void pci_data(struct vcpu *v, uint16_t port, unsigned size, bool in, uint
 	spin_unlock(&p->pci_lock);
 }
 
-void ptio_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *val)
+static void ptio_port(struct vcpu *v, void *dev, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
-	struct ptio *p = v->vm->ptio;
+	struct ptio *p = dev;
 	/* CONFIG_ADDRESS is only ever a dword at 0xCF8 (narrower accesses
 	 * there reach other registers, 0xCF9 among them). */
 	if (port == PCI_CONFIG_ADDRESS && size == 4) {
@@ -254,7 +230,7 @@ void ptio_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *
 		return;
 	}
 	if (port + size > PCI_CONFIG_DATA && port < PCI_CONFIG_DATA + 4) {
-		pci_data(v, port, size, in, val);
+		pci_data(v, p, port, size, in, val);
 		return;
 	}
 	if (in) {
@@ -268,7 +244,7 @@ void ptio_port(struct vcpu *v, uint16_t port, unsigned size, bool in, uint32_t *
 		pm_track(&p->pm, PM_IO, port, size, *val);
 	}
 	spin_unlock(&p->port_lock);
-	pm_act(v, &d, port, false);
+	pm_act(v, p, &d, port, false);
 }
 
 /* Store SIZE bytes of VAL at physical PA (mapped by the host). */
@@ -285,18 +261,10 @@ static void store(uint64_t pa, unsigned size, uint64_t val)
 		*(volatile uint64_t *)p = val;
 }
 
-bool ptio_traps(const struct vm *vm, uint64_t gpa)
+/* A write on the page of a power register in memory, or its ECAM page. */
+static bool ptio_trapped_write(struct vcpu *v, void *dev, struct mmio_access *a)
 {
-	const struct ptio *p = vm->ptio;
-	unsigned i = 0;
-	while (i < p->ntrap_pages && p->trap_page[i] != align_down(gpa, PAGE_SIZE))
-		i++;
-	return i < p->ntrap_pages;
-}
-
-bool ptio_trapped_write(struct vcpu *v, struct mmio_access *a)
-{
-	struct ptio *p = v->vm->ptio;
+	struct ptio *p = dev;
 	if (!a->write || a->gpa + a->size > hv_mapped_top) {
 		log_err("VM %s: %s of %u bytes at %#llx, on the page of a power register or of the chipset's "
 			"configuration: not emulated, at RIP %#llx",
@@ -311,7 +279,7 @@ bool ptio_trapped_write(struct vcpu *v, struct mmio_access *a)
 		if (gpa >= p->ecam[w] &&
 		    (c = pm_decide(&p->pm, PM_PCI, gpa - p->ecam[w], a->size, val)).verdict > d.verdict)
 			d = c;
-	if (pm_act(v, &d, gpa, true))
+	if (pm_act(v, p, &d, gpa, true))
 		store(gpa, a->size, val);
 	return true;
 }
@@ -321,7 +289,7 @@ bool ptio_trapped_write(struct vcpu *v, struct mmio_access *a)
  * SIPI in VMX non-root operation, where they cause INIT and SIPI exits
  * (vmx/exit/exit.c). To a CPU outside the VM, or by a shorthand that could
  * reach one, they are dropped: no CPU runs the OS outside the hypervisor.
- * Called only for a write that sends its IPI (vmx/dev/ptpolicy.h), since one
+ * Called only for a write that sends its IPI (vmx/dev/pt/ptpolicy.h), since one
  * is counted here for its target. */
 static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 {
@@ -346,8 +314,11 @@ static bool icr_allowed(struct vcpu *v, uint32_t low, uint32_t dest)
 	return false;
 }
 
-bool ptio_apic_write(struct vcpu *v, struct mmio_access *a)
+/* A write to the local APIC page: every write reaches the APIC but INIT
+ * and SIPI to CPUs outside the VM. */
+static bool ptio_apic_write(struct vcpu *v, void *dev, struct mmio_access *a)
 {
+	(void)dev;
 	unsigned off = a->gpa & 0xfff;
 
 	if (!a->write || a->size != 4 || (off & 3)) {
@@ -369,8 +340,10 @@ bool ptio_apic_write(struct vcpu *v, struct mmio_access *a)
 	return true;
 }
 
-bool ptio_x2apic_icr(struct vcpu *v, uint64_t value)
+/* A WRMSR to the x2APIC ICR, judged the same way; false: #GP. */
+static bool ptio_x2apic_icr(struct vcpu *v, void *dev, uint32_t msr, uint64_t value)
 {
+	(void)dev, (void)msr;
 	/* The MSR bitmap makes this WRMSR exit before the CPU checks it:
 	 * what would make it #GP is checked before an IPI is counted. The
 	 * write itself is fault-safe too: a #GP goes to the guest. */
@@ -381,31 +354,51 @@ bool ptio_x2apic_icr(struct vcpu *v, uint64_t value)
 	return true;
 }
 
+/* The OS writes the real IA32_APIC_BASE where the rules let it
+ * (vmx/dev/pt/ptpolicy.h: x2APIC mode on, nothing else); anything else is
+ * #GP, here before the real WRMSR could fault in the hypervisor. */
+static bool apic_base_write(struct vcpu *v, void *dev, uint32_t msr, uint64_t value)
+{
+	uint64_t cur = rdmsr(MSR_IA32_APIC_BASE);
+	(void)dev, (void)msr;
+	if (value == cur)
+		return true;
+	if (!apic_base_write_allowed(cur, value)) {
+		if (!(value & APIC_BASE_EN) && !__atomic_fetch_add(&v->vm->apic_off_refused, 1, __ATOMIC_RELAXED))
+			log_warn("VM %s: the OS's WRMSR of APIC_BASE %#llx would turn its local APIC off, which the "
+				 "hypervisor signals through: refused (#GP), as are any later",
+				 v->vm->cfg.name, (unsigned long long)value);
+		return false;
+	}
+	return wrmsr_safe(MSR_IA32_APIC_BASE, value); /* validated, and fault-safe all the same */
+}
+
+/* Every byte of every watched port: an access of any size that touches
+ * one exits (SDM vol. 3C, 26.1.3); and PCI configuration mechanism #1,
+ * through which the OS could move the PM registers. Then the pages of
+ * the power registers in memory and their ECAM pages, and the local
+ * APIC's page, written through the hypervisor (read-only in EPT), and
+ * the APIC's MSRs that could turn it off or send INIT and SIPI. */
+static bool ptio_register(struct vm *vm, struct ptio *p)
+{
+	bool ok = true;
+	for (unsigned i = 0; i < p->pm.n; i++)
+		if (p->pm.reg[i].space == PM_IO)
+			ok &= bus_add_ports(vm, (uint16_t)p->pm.reg[i].addr, p->pm.reg[i].len, ptio_port, p, NULL);
+	ok &= bus_add_ports(vm, PCI_CONFIG_ADDRESS, 8, ptio_port, p, NULL);
+	for (unsigned i = 0; i < p->ntrap_pages; i++)
+		ok &= bus_add_mmio(vm, p->trap_page[i], PAGE_SIZE, true, ptio_trapped_write, p);
+	return ok && bus_add_mmio(vm, APIC_DEFAULT_BASE, PAGE_SIZE, true, ptio_apic_write, p) &&
+	       bus_add_msrs(vm, MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, NULL, apic_base_write, p) &&
+	       bus_add_msrs(vm, 0x830, 0x830, NULL, ptio_x2apic_icr, p);
+}
+
 bool ptio_attach(struct vm *vm)
 {
-	_Static_assert(sizeof(struct ptio) <= PAGE_SIZE, "one page");
-	uint64_t pa = phys_alloc_page();
-	if (!pa)
+	_Static_assert(sizeof(struct ptio) <= PAGE_SIZE / 2, "the bus's state page");
+	struct ptio *p = bus_state(vm, sizeof(*p));
+	if (!p)
 		return false;
-	vm->ptio = phys_to_virt(pa);
-	memset(vm->ptio, 0, sizeof(*vm->ptio));
-	pm_setup(vm->ptio, vm->cfg.name);
-	/* Only the trapped ports exit (ptio_io_bitmap), all to this model. */
-	static port_fn *const fns[] = { ptio_port };
-	vm->port_map = bus_one_device;
-	vm->port_fns = fns;
-	return true;
-}
-
-unsigned ptio_trap_pages(const struct vm *vm, const uint64_t **pages)
-{
-	*pages = vm->ptio->trap_page;
-	return vm->ptio->ntrap_pages;
-}
-
-void ptio_detach(struct vm *vm)
-{
-	if (vm->ptio)
-		phys_free((uintptr_t)vm->ptio, 1);
-	vm->ptio = NULL;
+	pm_setup(p, vm->cfg.name);
+	return ptio_register(vm, p);
 }

@@ -1,4 +1,4 @@
-#include "vmx/dev/pmtrap.h"
+#include "vmx/dev/pt/pmtrap.h"
 
 #include "drivers/acpi.h"
 
