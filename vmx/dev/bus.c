@@ -79,8 +79,8 @@ static void trap_port(struct vm *vm, uint16_t port)
 	bitmap[port / 8] |= (uint8_t)(1u << (port % 8));
 }
 
-bool bus_add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev,
-		   void (*finish)(struct vm *vm, void *dev))
+static bool add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev,
+		      void (*finish)(struct vm *vm, void *dev), bool trap)
 {
 	struct bus *b = &vm->bus;
 	unsigned k = 1;
@@ -94,9 +94,21 @@ bool bus_add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, v
 	}
 	for (unsigned p = first; p < first + count; p++) {
 		b->port_map[p] = (uint8_t)k;
-		trap_port(vm, (uint16_t)p);
+		if (trap)
+			trap_port(vm, (uint16_t)p);
 	}
 	return true;
+}
+
+bool bus_add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev,
+		   void (*finish)(struct vm *vm, void *dev))
+{
+	return add_ports(vm, first, count, fn, dev, finish, true);
+}
+
+bool bus_route_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev)
+{
+	return add_ports(vm, first, count, fn, dev, NULL, false);
 }
 
 bool bus_add_mmio(struct vm *vm, uint64_t base, uint64_t len, bool writes_only, mmio_fn *fn, void *dev)

@@ -31,6 +31,12 @@ void *bus_state(struct vm *vm, size_t size);
 bool bus_add_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev,
 		   void (*finish)(struct vm *vm, void *dev));
 
+/* The same without making them exit: for a model that takes whatever
+ * access exits, wherever it starts (the passthrough VM's, whose I/O
+ * bitmap traps some bytes, which a wider access at the port before
+ * touches too). */
+bool bus_route_ports(struct vm *vm, uint16_t first, unsigned count, port_fn *fn, void *dev);
+
 /* Guest-physical [BASE, BASE+LEN) to FN: every access, or with
  * WRITES_ONLY the writes (the caller keeps it read-only in EPT). */
 bool bus_add_mmio(struct vm *vm, uint64_t base, uint64_t len, bool writes_only, mmio_fn *fn, void *dev);

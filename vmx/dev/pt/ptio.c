@@ -381,7 +381,10 @@ static bool apic_base_write(struct vcpu *v, void *dev, uint32_t msr, uint64_t va
  * the APIC's MSRs that could turn it off or send INIT and SIPI. */
 static bool ptio_register(struct vm *vm, struct ptio *p)
 {
-	bool ok = true;
+	/* Every access that exits is this model's, wherever it starts: one
+	 * that touches a watched byte from the port before is decided byte
+	 * by byte (pm_decide). */
+	bool ok = bus_route_ports(vm, 0, 0x10000, ptio_port, p);
 	for (unsigned i = 0; i < p->pm.n; i++)
 		if (p->pm.reg[i].space == PM_IO)
 			ok &= bus_add_ports(vm, (uint16_t)p->pm.reg[i].addr, p->pm.reg[i].len, ptio_port, p, NULL);
