@@ -28,7 +28,7 @@ KSRCS := boot/start.S boot/main.c boot/mbi.c drivers/args.c boot/options.c \
 	 arch-x86/string.c arch-x86/percpu/gdt.c arch-x86/percpu/idt.c arch-x86/percpu/vectors.S arch-x86/cpuinfo.c arch-x86/tsc.c arch-x86/percpu/percpu.c arch-x86/percpu/smp.c arch-x86/percpu/hoststate.c arch-x86/percpu/trampoline.S \
 	 drivers/uart.c drivers/console.c drivers/format.c drivers/acpi.c drivers/power.c \
 	 mm/memmap.c mm/frame.c mm/pagetable.c mm/phys.c mm/paging.c \
-	 vmx/hw/caps.c vmx/hw/vmx.c vmx/hw/vmcs.c vmx/hw/entry.S vmx/hw/exitinfo.c \
+	 vmx/hw/caps.c vmx/hw/vmx.c vmx/hw/vmcs.c vmx/hw/entry.S vmx/hw/exitinfo.c vmx/hw/ept.c \
 	 vmx/core/vmconfig.c vmx/core/memory.c vmx/core/gwalk.c vmx/core/guestmem.c vmx/core/guest.c vmx/core/vm.c vmx/core/stats.c \
 	 vmx/dev/bus.c vmx/dev/pc.c vmx/dev/uart.c vmx/dev/debugexit.c vmx/dev/pic.c vmx/dev/pci.c vmx/dev/fwcfg.c vmx/dev/lapic.c \
 	 vmx/dev/pt/ptio.c vmx/dev/pt/pmtrap.c vmx/dev/pt/ptpolicy.c \

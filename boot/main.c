@@ -24,7 +24,7 @@
 #include "mm/paging.h"
 #include "mm/phys.h"
 #include "vmx/exit/cpuid.h"
-#include "vmx/core/memory.h"
+#include "vmx/hw/ept.h"
 #include "vmx/isolation.h"
 #include "vmx/sched.h"
 #include "vmx/hw/vmx.h"
