@@ -137,15 +137,18 @@ static bool copy_segments(struct vm *vm, struct blob image, const struct image_i
 #define MBI_AREA_SIZE 0x3000 /* MBI, memory map, module list, strings */
 #define MB_LOADER_NAME "hv"
 
+/* The information is written straight into the guest's RAM: the fixed
+ * part last, what it points to after it, 8-byte aligned. */
 struct mbi_builder {
-	uint8_t buf[MBI_AREA_SIZE];
-	uint32_t len, base; /* bytes used; guest-physical address of buf */
+	struct vm *vm;
+	uint32_t len, base; /* bytes used; guest-physical address of the area */
+	bool ok;	    /* every write was in RAM */
 };
 
 static uint32_t mbi_add(struct mbi_builder *b, const void *p, uint32_t n)
 {
 	uint32_t at = b->base + b->len;
-	memcpy(b->buf + b->len, p, n);
+	b->ok &= b->len + n <= MBI_AREA_SIZE && guest_phys_write(b->vm, at, p, n);
 	b->len = (b->len + n + 7) & ~7u;
 	return at;
 }
@@ -153,14 +156,10 @@ static uint32_t mbi_add(struct mbi_builder *b, const void *p, uint32_t n)
 static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_gpa, uint64_t initrd_len,
 				 char *err, size_t errlen)
 {
-	static struct mbi_builder b;
+	struct mbi_builder b = { .vm = vm, .len = MBI_SIZE, .base = (uint32_t)base, .ok = true };
 	uint64_t low_top = ram_top_below_4g(vm), top = ram_top(vm);
 	char cmdline[512];
-
-	memset(&b, 0, sizeof(b));
-	b.base = (uint32_t)base;
-	b.len = MBI_SIZE;
-	uint8_t *mbi = b.buf;
+	uint8_t mbi[MBI_SIZE] = { 0 };
 	uint32_t flags = MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME;
 
 	/* mem_lower: KiB from 0 (at most 640); mem_upper: KiB from 1 MiB to
@@ -206,7 +205,7 @@ static bool build_multiboot_info(struct vm *vm, uint64_t base, uint32_t initrd_g
 	wr32(mbi + 64, mbi_add(&b, MB_LOADER_NAME, sizeof(MB_LOADER_NAME)));
 	wr32(mbi + 0, flags);
 
-	if (!in_ram(vm, base, b.len) || !guest_phys_write(vm, base, b.buf, b.len)) {
+	if (!b.ok || !in_ram(vm, base, b.len) || !guest_phys_write(vm, base, mbi, sizeof(mbi))) {
 		fmt_snprintf(err, errlen, "no room in RAM for the multiboot information");
 		return false;
 	}
@@ -259,37 +258,68 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 }
 
 
-static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h,
-		       struct boot_state *bs, char *err, size_t errlen)
+/* Where the kernel's protected-mode part goes: below 4 GiB unless the
+ * 64-bit entry is used by a kernel that says it may live higher
+ * (XLF_CAN_BE_LOADED_ABOVE_4G); a kernel that is not relocatable goes
+ * exactly at its preferred address. In a passthrough VM the modules are
+ * in the guest's own RAM: the kernel must not be unpacked over them.
+ * 0 if there is no room. */
+static uint64_t linux_kernel_at(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h)
 {
 	uint64_t align = h->kernel_alignment > 0x200000 ? h->kernel_alignment : 0x200000;
 	uint64_t img_pa = (uintptr_t)image.data, rd_pa = (uintptr_t)initrd.data;
-	/* In a passthrough VM the modules are in the guest's own RAM: the
-	 * kernel must not be unpacked over them. */
-	bool avoid_modules = vm->cfg.passthrough;
+	uint64_t pref = h->pref_address ? h->pref_address : 0x100000;
+	uint64_t limit = (h->xloadflags & XLF_KERNEL_64) && (h->xloadflags & (1u << 1)) ? (1ull << 40) : (4ull << 30);
 
+	for (uint64_t a = h->relocatable ? align_up(pref, align) : pref; a + h->init_size <= limit; a += align) {
+		if (in_ram(vm, a, h->init_size) &&
+		    !(vm->cfg.passthrough && (ranges_overlap(a, h->init_size, img_pa, image.len) ||
+					      (initrd.data && ranges_overlap(a, h->init_size, rd_pa, initrd.len)))))
+			return a;
+		if (!h->relocatable)
+			break;
+	}
+	return 0;
+}
+
+/* Where the initrd goes: where it is, in a passthrough VM, if the kernel
+ * can reach it (*COPY false); else the highest RAM below initrd_addr_max,
+ * clear of the kernel at LOAD (and of the image in a passthrough VM), to
+ * be copied there. 0 if none. */
+static uint64_t linux_initrd_at(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h,
+				uint64_t load, bool *copy)
+{
+	uint64_t limit = (uint64_t)h->initrd_addr_max + 1, rd_pa = (uintptr_t)initrd.data;
+	*copy = !(vm->cfg.passthrough && rd_pa + initrd.len <= limit && in_ram(vm, rd_pa, initrd.len));
+	if (!*copy)
+		return rd_pa;
+	uint64_t top = ram_top_below_4g(vm) < limit ? ram_top_below_4g(vm) : limit;
+	for (uint64_t a = top > initrd.len ? align_down(top - initrd.len, PAGE_SIZE) : 0;
+	     a >= LINUX_LOW_END && a + initrd.len <= top; a -= PAGE_SIZE) {
+		if (in_ram(vm, a, initrd.len) && !ranges_overlap(a, initrd.len, load, h->init_size) &&
+		    !(vm->cfg.passthrough && ranges_overlap(a, initrd.len, (uintptr_t)image.data, image.len)))
+			return a;
+		if (a < PAGE_SIZE)
+			break;
+	}
+	return 0;
+}
+
+/* The kernel, its initrd and command line in place (Linux boot protocol,
+ * Documentation/arch/x86/boot.rst), the boot parameters and a GDT with
+ * __BOOT_CS/__BOOT_DS made, and the vCPU started at the 32- or 64-bit
+ * entry. */
+static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, const struct linux_header *h,
+		       struct boot_state *bs, char *err, size_t errlen)
+{
 	if (!in_ram(vm, LONG64_TABLES_BASE, LINUX_LOW_END - LONG64_TABLES_BASE)) {
 		fmt_snprintf(err, errlen, "no RAM at %#x-%#x for Linux's boot structures", LONG64_TABLES_BASE,
 			     LINUX_LOW_END);
 		return false;
 	}
-	/* Below 4 GiB unless the 64-bit entry is used by a kernel that says
-	 * it may live higher (XLF_CAN_BE_LOADED_ABOVE_4G); a kernel that is
-	 * not relocatable goes exactly at its preferred address. */
-	uint64_t pref = h->pref_address ? h->pref_address : 0x100000;
-	uint64_t limit = (h->xloadflags & XLF_KERNEL_64) && (h->xloadflags & (1u << 1)) ? (1ull << 40) : (4ull << 30);
-	uint64_t load = 0;
-	for (uint64_t a = h->relocatable ? align_up(pref, align) : pref; a + h->init_size <= limit; a += align) {
-		if (in_ram(vm, a, h->init_size) &&
-		    !(avoid_modules && (ranges_overlap(a, h->init_size, img_pa, image.len) ||
-					(initrd.data && ranges_overlap(a, h->init_size, rd_pa, initrd.len))))) {
-			load = a;
-			break;
-		}
-		if (!h->relocatable)
-			break;
-	}
+	uint64_t load = linux_kernel_at(vm, image, initrd, h);
 	if (!load) {
+		uint64_t align = h->kernel_alignment > 0x200000 ? h->kernel_alignment : 0x200000;
 		fmt_snprintf(err, errlen, "no room for the Linux kernel (%u MiB from %#llx, alignment %#llx)%s",
 			     h->init_size >> 20, (unsigned long long)h->pref_address, (unsigned long long)align,
 			     h->relocatable ? "" : "; it is not relocatable");
@@ -297,34 +327,18 @@ static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, con
 	}
 	guest_phys_write(vm, load, image.data + h->pm_offset, h->pm_len);
 
-	/* The initrd: where it is, in a passthrough VM if the kernel can reach
-	 * it; else copied to the highest RAM below initrd_addr_max. */
 	uint64_t initrd_at = 0;
 	if (initrd.data) {
-		uint64_t limit = (uint64_t)h->initrd_addr_max + 1;
-		if (vm->cfg.passthrough && rd_pa + initrd.len <= limit && in_ram(vm, rd_pa, initrd.len)) {
-			initrd_at = rd_pa;
-		} else {
-			uint64_t top = ram_top_below_4g(vm) < limit ? ram_top_below_4g(vm) : limit;
-			for (uint64_t a = top > initrd.len ? align_down(top - initrd.len, PAGE_SIZE) : 0;
-			     a >= LINUX_LOW_END && a + initrd.len <= top; a -= PAGE_SIZE) {
-				if (in_ram(vm, a, initrd.len) && !ranges_overlap(a, initrd.len, load, h->init_size) &&
-				    !(avoid_modules && ranges_overlap(a, initrd.len, img_pa, image.len))) {
-					initrd_at = a;
-					break;
-				}
-				if (a < PAGE_SIZE)
-					break;
-			}
-			if (!initrd_at) {
-				fmt_snprintf(err, errlen, "the initrd (%llu bytes) does not fit in RAM below %#llx next to the kernel",
-					     (unsigned long long)initrd.len, (unsigned long long)limit);
-				return false;
-			}
-			guest_phys_write(vm, initrd_at, initrd.data, initrd.len);
+		bool copy;
+		initrd_at = linux_initrd_at(vm, image, initrd, h, load, &copy);
+		if (!initrd_at) {
+			fmt_snprintf(err, errlen, "the initrd (%llu bytes) does not fit in RAM below %#llx next to the kernel",
+				     (unsigned long long)initrd.len, (unsigned long long)h->initrd_addr_max + 1);
+			return false;
 		}
+		if (copy)
+			guest_phys_write(vm, initrd_at, initrd.data, initrd.len);
 	}
-
 	size_t cmdlen = strlen(vm->cfg.kernel_args);
 	if (cmdlen > h->cmdline_size || cmdlen >= LINUX_GDT - LINUX_CMDLINE) {
 		fmt_snprintf(err, errlen, "kernel command line of %zu bytes is longer than the kernel accepts (%u)", cmdlen,
@@ -333,12 +347,12 @@ static bool load_linux(struct vm *vm, struct blob image, struct blob initrd, con
 	}
 	guest_phys_write(vm, LINUX_CMDLINE, vm->cfg.kernel_args, cmdlen + 1);
 
-	static struct e820_entry e820[LINUX_E820_MAX];
-	static uint8_t bp[LINUX_BOOT_PARAMS_SIZE];
-	unsigned ne = vm_memory_map(vm, e820, LINUX_E820_MAX);
-	bzimage_boot_params(bp, image.data, h, LINUX_CMDLINE, initrd_at, initrd.data ? initrd.len : 0, e820, ne,
-			    vm->cfg.passthrough ? hv_acpi.rsdp_addr : 0);
-	guest_phys_write(vm, LINUX_BOOT_PARAMS, bp, sizeof(bp));
+	/* The boot parameters, made in place: their page is RAM (checked
+	 * above), and a page never straddles two slots. */
+	struct e820_entry e820[VM_MAX_E820 < LINUX_E820_MAX ? VM_MAX_E820 : LINUX_E820_MAX];
+	unsigned ne = vm_memory_map(vm, e820, sizeof(e820) / sizeof(e820[0]));
+	bzimage_boot_params(gpa_to_hva(vm, LINUX_BOOT_PARAMS, LINUX_BOOT_PARAMS_SIZE), image.data, h, LINUX_CMDLINE,
+			    initrd_at, initrd.data ? initrd.len : 0, e820, ne, vm->cfg.passthrough ? hv_acpi.rsdp_addr : 0);
 
 	bool is64 = h->xloadflags & XLF_KERNEL_64;
 	const uint64_t gdt[4] = { 0, 0, is64 ? 0x00af9a000000ffffull : 0x00cf9a000000ffffull, 0x00cf92000000ffffull };
