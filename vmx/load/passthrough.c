@@ -86,75 +86,78 @@ static void reserve_release(void *ctx, uint64_t pa)
 	(void)pa; /* the whole reserve goes back in passthrough_release */
 }
 
-bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_t errlen)
-{
-	static struct mem_range ram[MAX_FW_RANGES], hv[MAX_HV_RUNS], guest_ram[MAX_FW_RANGES];
-	const struct mem_typed *fw = m->fw;
-	size_t nfw = m->nfw < MAX_FW_RANGES ? m->nfw : MAX_FW_RANGES, nram = 0;
+/* Working lists for making the map, in the last frames of the VM's
+ * table reserve: hidden from the OS with it and given back with it. */
+struct scratch {
+	struct mem_range ram[MAX_FW_RANGES];	 /* the firmware's RAM */
+	struct mem_range hv[MAX_HV_RUNS];	 /* the hypervisor's memory */
+	struct mem_range keep[MAX_HV_RUNS + 1 + VMS_MAX_MODULES]; /* out of the OS's RAM */
+	struct mem_range guest_ram[MAX_FW_RANGES]; /* what the OS gets */
+	size_t nram, nhv, nkeep, nguest;
+};
+#define SCRATCH_FRAMES ((sizeof(struct scratch) + PAGE_SIZE - 1) / PAGE_SIZE)
 
+/* The table reserve (EPT tables come from it, so they are hidden too),
+ * its last frames the scratch lists. */
+static struct scratch *reserve_take(struct vm *vm, char *err, size_t errlen)
+{
 	vm->table_reserve = frame_alloc(&hv_frames, TABLE_RESERVE_FRAMES, PAGE_SIZE);
 	if (!vm->table_reserve) {
 		fmt_snprintf(err, errlen, "out of memory for the EPT of a passthrough VM");
-		return false;
+		return NULL;
 	}
-	vm->table_reserve_frames = TABLE_RESERVE_FRAMES;
-	/* Its watched registers on its bus, whose state is the hypervisor's
-	 * (taken before the map is made, as every frame for this VM is). */
-	if (!ptio_attach(vm)) {
-		fmt_snprintf(err, errlen, "no room on the passthrough VM's bus for its watched registers");
-		return false;
-	}
-	size_t nhv = hypervisor_runs(hv, MAX_HV_RUNS);
+	vm->table_reserve_frames = TABLE_RESERVE_FRAMES - SCRATCH_FRAMES;
+	struct scratch *sc = phys_to_virt(vm->table_reserve + vm->table_reserve_frames * PAGE_SIZE);
+	memset(sc, 0, sizeof(*sc));
+	return sc;
+}
+
+/* What stays out of the OS's RAM: the hypervisor's memory (its image and
+ * every frame it holds), the boot information and every other module
+ * (later VMs, GRUB's RSDP copy), as reserved ranges. */
+static bool hidden_ranges(struct vm *vm, const struct machine *m, struct scratch *sc, char *err, size_t errlen)
+{
+	sc->nhv = hypervisor_runs(sc->hv, MAX_HV_RUNS);
 	vm->frames_free_at_map = hv_frames.free; /* vm_create checks that no frame was taken after */
-	if (!nhv) {
+	if (!sc->nhv) {
 		fmt_snprintf(err, errlen, "the hypervisor's memory is too fragmented to hide from a passthrough VM");
 		return false;
 	}
-	/* The boot information and every other module stay as they are for
-	 * the hypervisor (later VMs, GRUB's RSDP copy): reserved, not RAM. */
-	static struct mem_range keep[MAX_HV_RUNS + 1 + VMS_MAX_MODULES];
-	size_t nkeep = 0;
-	for (size_t i = 0; i < nhv; i++)
-		keep[nkeep++] = hv[i];
-	keep[nkeep++] = (struct mem_range){ align_down(m->boot_info.base, PAGE_SIZE), align_up(m->boot_info.end, PAGE_SIZE) };
+	for (size_t i = 0; i < sc->nhv; i++)
+		sc->keep[sc->nkeep++] = sc->hv[i];
+	sc->keep[sc->nkeep++] =
+		(struct mem_range){ align_down(m->boot_info.base, PAGE_SIZE), align_up(m->boot_info.end, PAGE_SIZE) };
 	for (unsigned i = 0; i < m->nmods; i++)
 		if (m->mods[i].start != vm->kernel_module && m->mods[i].start != vm->initrd_module)
-			keep[nkeep++] = (struct mem_range){ align_down(m->mods[i].start, PAGE_SIZE),
-							    align_up(m->mods[i].end, PAGE_SIZE) };
-	/* Device memory up to 512 GiB (or the physical-address width) is
-	 * mapped uncached, for 64-bit PCI BARs the firmware map does not
-	 * list; without 1 GiB EPT pages, up to the top of the map. */
-	uint64_t top = 4 * GiB;
-	for (size_t i = 0; i < nfw; i++) {
-		if (fw[i].type == E820_RAM)
-			ram[nram++] = (struct mem_range){ fw[i].base, fw[i].end };
-		if (fw[i].end > top)
-			top = fw[i].end;
-	}
-	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xff;
-	uint64_t limit = maxphy >= 39 ? 512 * GiB : 1ull << maxphy;
-	if (hv_vmx.ept_max_leaf == 3 && top < limit)
-		top = limit;
-	top = align_up(top, GiB);
-	size_t ng = memmap_usable(ram, nram, keep, nkeep, guest_ram, MAX_FW_RANGES);
+			sc->keep[sc->nkeep++] = (struct mem_range){ align_down(m->mods[i].start, PAGE_SIZE),
+								    align_up(m->mods[i].end, PAGE_SIZE) };
+	return true;
+}
 
-	/* e820: the guest's RAM, then the firmware's other ranges (ACPI, NVS,
-	 * reserved) as they are, outside the hypervisor's memory. */
+/* The OS's RAM slots and e820: its RAM, then the firmware's other ranges
+ * (ACPI, NVS, reserved) as they are, and what was kept out of RAM as
+ * reserved, so the OS puts no BAR there; sorted by address. */
+static bool guest_map(struct vm *vm, const struct mem_typed *fw, size_t nfw, struct scratch *sc, char *err,
+		      size_t errlen)
+{
+	for (size_t i = 0; i < nfw; i++)
+		if (fw[i].type == E820_RAM)
+			sc->ram[sc->nram++] = (struct mem_range){ fw[i].base, fw[i].end };
+	sc->nguest = memmap_usable(sc->ram, sc->nram, sc->keep, sc->nkeep, sc->guest_ram, MAX_FW_RANGES);
 	vm->ne820 = 0;
 	vm->nslots = 0;
 	vm->ram_borrowed = true;
-	bool fits = ng < VM_MAX_SLOTS;
-	for (size_t i = 0; i < ng && fits; i++) {
-		fits &= e820_add(vm, guest_ram[i].base, guest_ram[i].end, E820_RAM);
-		vm->slots[vm->nslots++] = (struct mem_slot){ guest_ram[i].base, guest_ram[i].end - guest_ram[i].base,
-							     guest_ram[i].base };
+	bool fits = sc->nguest < VM_MAX_SLOTS;
+	for (size_t i = 0; i < sc->nguest && fits; i++) {
+		const struct mem_range *g = &sc->guest_ram[i];
+		fits &= e820_add(vm, g->base, g->end, E820_RAM);
+		vm->slots[vm->nslots++] = (struct mem_slot){ g->base, g->end - g->base, g->base };
 	}
 	for (size_t i = 0; i < nfw; i++)
 		if (fw[i].type != E820_RAM)
 			fits &= e820_add(vm, fw[i].base, fw[i].end, fw[i].type);
-	/* What was kept out of RAM is reserved, so the OS puts no BAR there. */
-	for (size_t i = 0; i < nkeep; i++)
-		fits &= e820_add(vm, keep[i].base, keep[i].end, E820_RESERVED);
+	for (size_t i = 0; i < sc->nkeep; i++)
+		fits &= e820_add(vm, sc->keep[i].base, sc->keep[i].end, E820_RESERVED);
 	if (!fits) {
 		fmt_snprintf(err, errlen, "the machine's memory map needs more than %u entries for a passthrough VM",
 			     VM_MAX_E820);
@@ -169,24 +172,48 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 		}
 		vm->e820[j] = t;
 	}
-	vm->cfg.mem = memmap_total(guest_ram, ng);
+	vm->cfg.mem = memmap_total(sc->guest_ram, sc->nguest);
+	return true;
+}
 
-	/* EPT: everything uncached, then RAM/ACPI/NVS write-back, then the
-	 * hypervisor's memory removed. */
-	vm->ept = (struct pt){ .max_leaf = 0 }; /* set up by ept_create_identity */
-	if (!ept_create_with(vm, reserve_alloc, reserve_release, vm)) {
-		fmt_snprintf(err, errlen, "out of memory for the EPT of a passthrough VM");
-		return false;
-	}
+/* Where the identity map ends: device memory up to 512 GiB (or the
+ * physical-address width) is mapped uncached, for 64-bit PCI BARs the
+ * firmware map does not list; without 1 GiB EPT pages, up to the top of
+ * the map. */
+static uint64_t map_top(const struct mem_typed *fw, size_t nfw)
+{
+	uint64_t top = 4 * GiB;
+	for (size_t i = 0; i < nfw; i++)
+		if (fw[i].end > top)
+			top = fw[i].end;
+	unsigned maxphy = cpuid(0x80000008, 0).eax & 0xff;
+	uint64_t limit = maxphy >= 39 ? 512 * GiB : 1ull << maxphy;
+	if (hv_vmx.ept_max_leaf == 3 && top < limit)
+		top = limit;
+	return align_up(top, GiB);
+}
+
+/* Map [BASE, END) of guest-physical to itself, page-rounded, with FLAGS. */
+static bool identity(struct vm *vm, uint64_t base, uint64_t end, uint64_t flags)
+{
+	uint64_t b = align_down(base, PAGE_SIZE);
+	return pt_map(&vm->ept, b, b, align_up(end, PAGE_SIZE) - b, flags);
+}
+
+/* EPT: everything uncached, then RAM/ACPI/NVS write-back, then the
+ * hypervisor's memory and the later VMs' modules removed, the boot
+ * information and the device registers written through the hypervisor
+ * read-only. */
+static bool guest_ept(struct vm *vm, const struct machine *m, const struct scratch *sc, uint64_t top)
+{
 	bool ok = pt_map(&vm->ept, 0, 0, top, EPT_RWX | EPT_MEMTYPE_UC);
-	for (unsigned i = 0; ok && i < vm->ne820; i++)
-		if (vm->e820[i].type == E820_RAM || vm->e820[i].type == E820_ACPI || vm->e820[i].type == E820_NVS)
-			ok = pt_map(&vm->ept, align_down(vm->e820[i].addr, PAGE_SIZE), align_down(vm->e820[i].addr, PAGE_SIZE),
-				    align_up(vm->e820[i].addr + vm->e820[i].size, PAGE_SIZE) -
-					    align_down(vm->e820[i].addr, PAGE_SIZE),
-				    EPT_RWX | EPT_MEMTYPE_WB);
-	for (size_t i = 0; ok && i < nhv; i++)
-		ok = pt_unmap(&vm->ept, hv[i].base, hv[i].end - hv[i].base);
+	for (unsigned i = 0; ok && i < vm->ne820; i++) {
+		const struct e820_entry *e = &vm->e820[i];
+		if (e->type == E820_RAM || e->type == E820_ACPI || e->type == E820_NVS)
+			ok = identity(vm, e->addr, e->addr + e->size, EPT_RWX | EPT_MEMTYPE_WB);
+	}
+	for (size_t i = 0; ok && i < sc->nhv; i++)
+		ok = pt_unmap(&vm->ept, sc->hv[i].base, sc->hv[i].end - sc->hv[i].base);
 	/* The modules of the VMs after this one: out of its reach. The boot
 	 * information: read-only, for GRUB's copy of the RSDP in it, which is
 	 * the OS's (boot_params.acpi_rsdp_addr); the hypervisor itself reads
@@ -196,24 +223,48 @@ bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_
 			ok = pt_unmap(&vm->ept, align_down(m->mods[i].start, PAGE_SIZE),
 				      align_up(m->mods[i].end, PAGE_SIZE) - align_down(m->mods[i].start, PAGE_SIZE));
 	if (ok && m->boot_info.end > m->boot_info.base)
-		ok = pt_map(&vm->ept, align_down(m->boot_info.base, PAGE_SIZE), align_down(m->boot_info.base, PAGE_SIZE),
-			    align_up(m->boot_info.end, PAGE_SIZE) - align_down(m->boot_info.base, PAGE_SIZE),
-			    EPT_READ | EPT_MEMTYPE_WB);
-	/* Device registers whose writes go through the hypervisor (the
-	 * local APIC, the pages of the power registers in memory: vmx/dev/pt/
+		ok = identity(vm, m->boot_info.base, m->boot_info.end, EPT_READ | EPT_MEMTYPE_WB);
+	/* Device registers whose writes go through the hypervisor (the local
+	 * APIC, the pages of the power registers in memory: vmx/dev/pt/
 	 * ptio.c): read directly, read-only in EPT. */
-	for (unsigned i = 0; ok && i < vm->bus.nmmio; i++)
-		if (vm->bus.mmio[i].writes_only)
-			ok = pt_map(&vm->ept, vm->bus.mmio[i].base, vm->bus.mmio[i].base, vm->bus.mmio[i].len,
-				    EPT_READ | EPT_MEMTYPE_UC);
-	if (!ok) {
-		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables", TABLE_RESERVE_FRAMES);
+	for (unsigned i = 0; ok && i < vm->bus.nmmio; i++) {
+		const struct mmio_region *r = &vm->bus.mmio[i];
+		if (r->writes_only)
+			ok = identity(vm, r->base, r->base + r->len, EPT_READ | EPT_MEMTYPE_UC);
+	}
+	return ok;
+}
+
+bool passthrough_memory(struct vm *vm, const struct machine *m, char *err, size_t errlen)
+{
+	size_t nfw = m->nfw < MAX_FW_RANGES ? m->nfw : MAX_FW_RANGES;
+	struct scratch *sc = reserve_take(vm, err, errlen);
+
+	if (!sc)
+		return false;
+	/* Its watched registers on its bus, whose state is the hypervisor's
+	 * (taken before the map is made, as every frame for this VM is). */
+	if (!ptio_attach(vm)) {
+		fmt_snprintf(err, errlen, "no room on the passthrough VM's bus for its watched registers");
+		return false;
+	}
+	if (!hidden_ranges(vm, m, sc, err, errlen) || !guest_map(vm, m->fw, nfw, sc, err, errlen))
+		return false;
+	uint64_t top = map_top(m->fw, nfw);
+	vm->ept = (struct pt){ .max_leaf = 0 };
+	if (!ept_create_with(vm, reserve_alloc, reserve_release, vm)) {
+		fmt_snprintf(err, errlen, "out of memory for the EPT of a passthrough VM");
+		return false;
+	}
+	if (!guest_ept(vm, m, sc, top)) {
+		fmt_snprintf(err, errlen, "the passthrough VM's EPT needs more than %u tables",
+			     (unsigned)vm->table_reserve_frames);
 		return false;
 	}
 	ept_invalidate(vm);
 	log_info("VM %s: passthrough of %llu MiB RAM in %zu ranges; hypervisor memory hidden: %zu ranges, EPT up to "
 		 "%#llx in %llu tables",
-		 vm->cfg.name, (unsigned long long)(vm->cfg.mem >> 20), ng, nhv, (unsigned long long)top,
+		 vm->cfg.name, (unsigned long long)(vm->cfg.mem >> 20), sc->nguest, sc->nhv, (unsigned long long)top,
 		 (unsigned long long)vm->ept.tables);
 	return true;
 }
@@ -241,6 +292,6 @@ void passthrough_cpus(struct vm *vm)
 void passthrough_release(struct vm *vm)
 {
 	if (vm->table_reserve)
-		phys_free(vm->table_reserve, vm->table_reserve_frames);
+		phys_free(vm->table_reserve, TABLE_RESERVE_FRAMES); /* the tables and the scratch lists */
 	vm->table_reserve = 0;
 }
