@@ -26,13 +26,6 @@
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 
-/* Does module I carry the word "initrd" (before any "--")? */
-static bool is_initrd(const struct machine *m, unsigned i)
-{
-	struct vm_config c;
-	char err[8];
-	return i < m->nmods && vm_config_parse(m->mods[i].cmdline, "", EPT_EAGER, &c, err, sizeof(err)) && c.initrd;
-}
 
 /*
  * The scheduler (issue 7). Each module that is a VM becomes a run; every
@@ -44,8 +37,8 @@ static bool is_initrd(const struct machine *m, unsigned i)
  * The passthrough VM (the machine's own OS) runs alone, on every CPU by
  * default: it starts when no other VM runs, and none starts while it
  * waits or runs, since its memory map is made of all the frames that are
- * free when it starts. VMs are created one at a time (the loader builds
- * boot information in static buffers) and run side by side.
+ * free when it starts. VMs are created side by side, each on the CPU
+ * that takes its run: all of a VM's state is in the VM.
  */
 enum run_state { RUN_WAITING, RUN_RUNNING, RUN_DONE };
 
@@ -54,7 +47,7 @@ struct run {
 	const struct vm_module *initrd;
 	int cpu;	  /* cpu= pin, or -1 */
 	unsigned want;	  /* vCPUs: CPUs that must join */
-	const char *bad;  /* why it cannot run (a CPU that is not online), reported when taken */
+	char bad[80];	  /* why it cannot run (a CPU that is not online), reported when taken; or "" */
 	bool passthrough; /* the machine's own OS */
 	volatile enum run_state state; /* RUN_RUNNING once every CPU it needs has joined */
 	unsigned joined;	       /* CPUs that took a vCPU of it (sched.lock) */
@@ -74,16 +67,29 @@ static struct {
 	const struct machine *m __attribute__((aligned(64)));
 	const struct vms_options *o;
 	struct run runs[VMS_MAX_MODULES];
+	/* Each module's arguments, parsed once (vms_run), with the reason
+	 * if they do not parse. */
+	struct {
+		bool ok;
+		struct vm_config cfg;
+		char err[200];
+	} args[VMS_MAX_MODULES];
 	unsigned nruns, running; /* running: runs being gathered or run */
 	bool passthrough_running;
 	bool open; /* runs are posted: APs may pull (release/acquire) */
-	volatile int lock, create_lock;
+	volatile int lock;
 	volatile bool entered; /* the first VM entry, for the boot figure */
 	int passthrough_module; /* the first passthrough module, the only one that runs; -1: none */
 	volatile bool host_lost; /* no more VMs: a CPU is in a state the hypervisor cannot vouch for */
 	const char *volatile lost_why; /* which, for the VMs not run */
 	char passthrough_name[VM_NAME_MAX];
 } sched = { .passthrough_module = -1 };
+
+/* Does module I carry the word "initrd" (before any "--")? */
+static bool is_initrd(unsigned i)
+{
+	return i < sched.m->nmods && sched.args[i].ok && sched.args[i].cfg.initrd;
+}
 
 static bool vm_failed(enum vm_cause c)
 {
@@ -222,12 +228,81 @@ static void wait_aps_left(struct run *r, const struct vm *vm)
 	}
 }
 
+/* Why module I's run R cannot run (into ERR), or true if it can: its
+ * arguments, a CPU it names, a second machine's OS, a host that can no
+ * longer vouch for itself, a CPU without wait-for-SIPI for several vCPUs. */
+static bool run_allowed(const struct run *r, unsigned i, char *err, size_t errlen)
+{
+	const struct vm_config *c = &sched.args[i].cfg;
+
+	if (!sched.args[i].ok)
+		fmt_snprintf(err, errlen, "%s", sched.args[i].err);
+	else if (r->bad[0])
+		fmt_snprintf(err, errlen, "%s", r->bad);
+	else if (c->passthrough && (int)i != sched.passthrough_module)
+		/* One OS owns the machine; a second is a mistake in the GRUB
+		 * entry, not something to run after the first. */
+		fmt_snprintf(err, errlen, "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
+	else if (__atomic_load_n(&sched.host_lost, __ATOMIC_ACQUIRE))
+		fmt_snprintf(err, errlen, "not run: %s (see above)", sched.lost_why);
+	else if (r->want > 1 && !(hv_vmx_caps.misc & VMX_MISC_WAIT_SIPI))
+		fmt_snprintf(err, errlen, "cpus=%u: this CPU's VMX has no wait-for-SIPI activity state "
+			     "(IA32_VMX_MISC bit 8), which the other vCPUs start in", r->want);
+	else
+		return true;
+	return false;
+}
+
+/* Say what VM is made of, then make it (vm_create). */
+static bool announce_and_create(const struct run *r, struct vm *vm, char *err, size_t errlen)
+{
+	const struct vm_module *mod = &sched.m->mods[r->module];
+	unsigned long long bytes = mod->end - mod->start;
+	const char *with_initrd = r->initrd ? ", with the next module as its initrd" : "";
+	char vcpus[24] = "";
+
+	if (r->want > 1)
+		fmt_snprintf(vcpus, sizeof(vcpus), "%u vCPUs, ", r->want);
+	if (vm->cfg.passthrough)
+		log_info("VM %s: the machine's own OS (passthrough), %simage %llu bytes%s", vm->cfg.name, vcpus, bytes,
+			 with_initrd);
+	else
+		log_info("VM %s: %s%llu MiB RAM, EPT %s, image %llu bytes%s", vm->cfg.name, vcpus,
+			 (unsigned long long)(vm->cfg.mem >> 20), vm->cfg.ept == EPT_LAZY ? "lazy" : "eager", bytes,
+			 with_initrd);
+	return vm_create(vm, sched.m, mod, r->initrd, r->want, err, errlen);
+}
+
+/* Run vCPU 0 of R's VM on this CPU until the VM ends, once every AP is
+ * set up and about to wait for SIPI; then stop the others. */
+static void run_boot_vcpu(struct run *r, struct vm *vm)
+{
+	wait_count(&r->ready, r->want - 1);
+	if (vm->cfg.passthrough)
+		passthrough_cpus(vm);
+	if (sched.o->selftest_entry_failure && r->module == 0) {
+		/* Activity state 7 is reserved: the entry must fail its
+		 * guest-state checks (SDM vol. 3C, 27.3.1.5). */
+		log_info("selftest=entry-failure: VM %s starts with an invalid activity state", vm->cfg.name);
+		vmcs_write32(GUEST_ACTIVITY_STATE, 7);
+	}
+	if (!__atomic_exchange_n(&sched.entered, true, __ATOMIC_ACQ_REL)) {
+		/* The boot's cost up to here (make bench); held console output
+		 * goes out after the reading. */
+		uint64_t ticks = rdtsc() - hv_entry_tsc;
+		console_release();
+		log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry", (unsigned long long)ticks);
+	}
+	vcpu_run(vm->vcpus[0], sched.o->stats); /* returns when the VM has ended (vm_end) */
+	vm_left_loop(vm->vcpus[0]);
+	leave_cpu(vm);
+	finish_stop(vm, vm->vcpus[0]);
+}
+
 /* Create, run and end one VM on this CPU (vCPU 0's). Its struct vm comes
  * from the frame pool and goes back there. */
 static void run_one(struct run *r)
 {
-	const struct machine *m = sched.m;
-	const struct vms_options *o = sched.o;
 	unsigned i = r->module;
 	const unsigned pages = (sizeof(struct vm) + 4095) / 4096;
 	uint64_t pa = frame_alloc(&hv_frames, pages, 4096);
@@ -247,70 +322,15 @@ static void run_one(struct run *r)
 	vm->id = i;
 	vm->vpid = (uint16_t)(i + 1); /* 0 is the host's */
 	vm->cause = CAUSE_RUNNING;
+	vm->cfg = sched.args[i].cfg;
 
-	bool ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &vm->cfg, err, sizeof(err));
-	if (ok && r->bad) {
-		fmt_snprintf(err, sizeof(err), "%s", r->bad);
-		ok = false;
-	} else if (ok && vm->cfg.passthrough && (int)i != sched.passthrough_module) {
-		/* One OS owns the machine; a second is a mistake in the GRUB
-		 * entry, not something to run after the first. */
-		fmt_snprintf(err, sizeof(err), "only one passthrough VM per boot, and VM %s was it", sched.passthrough_name);
-		ok = false;
-	} else if (ok && __atomic_load_n(&sched.host_lost, __ATOMIC_ACQUIRE)) {
-		fmt_snprintf(err, sizeof(err), "not run: %s (see above)", sched.lost_why);
-		ok = false;
-	} else if (ok && r->want > 1 && !(hv_vmx_caps.misc & VMX_MISC_WAIT_SIPI)) {
-		fmt_snprintf(err, sizeof(err), "cpus=%u: this CPU's VMX has no wait-for-SIPI activity state "
-			     "(IA32_VMX_MISC bit 8), which the other vCPUs start in", r->want);
-		ok = false;
-	}
-	if (ok) {
-		const struct vm_module *initrd = r->initrd;
-		char vcpus[24] = "";
-		if (r->want > 1)
-			fmt_snprintf(vcpus, sizeof(vcpus), "%u vCPUs, ", r->want);
-		if (vm->cfg.passthrough)
-			log_info("VM %s: the machine's own OS (passthrough), %simage %llu bytes%s", vm->cfg.name, vcpus,
-				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
-				 initrd ? ", with the next module as its initrd" : "");
-		else
-			log_info("VM %s: %s%llu MiB RAM, EPT %s, image %llu bytes%s", vm->cfg.name, vcpus,
-				 (unsigned long long)(vm->cfg.mem >> 20), vm->cfg.ept == EPT_LAZY ? "lazy" : "eager",
-				 (unsigned long long)(m->mods[i].end - m->mods[i].start),
-				 initrd ? ", with the next module as its initrd" : "");
-		spin_lock(&sched.create_lock);
-		ok = vm_create(vm, m, &m->mods[i], initrd, r->want, err, sizeof(err));
-		spin_unlock(&sched.create_lock);
-	}
+	bool ok = run_allowed(r, i, err, sizeof(err)) && announce_and_create(r, vm, err, sizeof(err));
 	if (!ok)
 		close_run(r); /* the CPUs that joined leave; no more come */
 	r->vm = ok ? vm : NULL;
 	__atomic_store_n(&r->created, true, __ATOMIC_RELEASE);
 	if (ok) {
-		/* Every AP is set up and about to wait for SIPI before the
-		 * boot vCPU runs. */
-		wait_count(&r->ready, r->want - 1);
-		if (vm->cfg.passthrough)
-			passthrough_cpus(vm);
-		if (o->selftest_entry_failure && i == 0) {
-			/* Activity state 7 is reserved: the entry must fail its
-			 * guest-state checks (SDM vol. 3C, 27.3.1.5). */
-			log_info("selftest=entry-failure: VM %s starts with an invalid activity state", vm->cfg.name);
-			vmcs_write32(GUEST_ACTIVITY_STATE, 7);
-		}
-		if (!__atomic_exchange_n(&sched.entered, true, __ATOMIC_ACQ_REL)) {
-			/* The boot's cost up to here (make bench); held console
-			 * output goes out after the reading. */
-			uint64_t ticks = rdtsc() - hv_entry_tsc;
-			console_release();
-			log_info("boot: %llu TSC ticks from the multiboot2 entry to the first VM entry",
-				 (unsigned long long)ticks);
-		}
-		vcpu_run(vm->vcpus[0], o->stats); /* returns when the VM has ended (vm_end) */
-		vm_left_loop(vm->vcpus[0]);
-		leave_cpu(vm);
-		finish_stop(vm, vm->vcpus[0]);
+		run_boot_vcpu(r, vm);
 	} else {
 		log_err("VM %s: %s", vm->cfg.name[0] ? vm->cfg.name : fallback, err);
 		if (!vm->cfg.name[0])
@@ -330,7 +350,7 @@ static void run_one(struct run *r)
 		vm_destroy(vm);
 	print_vm_end(vm);
 	isolation_check(vm->cfg.name);
-	if (o->stats && ok)
+	if (sched.o->stats && ok)
 		print_vm_stats(vm);
 	r->failed = vm_failed(vm->cause) || keep;
 	if (keep)
@@ -480,43 +500,44 @@ void vms_ap_worker(void)
  * "initrd" is not a VM: it is the initrd of the kernel before it. */
 unsigned vms_run(const struct machine *m, const struct vms_options *o)
 {
-	static char bad[VMS_MAX_MODULES][80];
 	unsigned failed = 0, online = cpus_online();
 	uint64_t free_before = hv_frames.free;
 
 	sched.m = m;
 	sched.o = o;
 	for (unsigned i = 0; i < m->nmods; i++) {
-		if (is_initrd(m, i)) {
+		char fallback[8];
+		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
+		sched.args[i].ok = vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &sched.args[i].cfg,
+						   sched.args[i].err, sizeof(sched.args[i].err));
+	}
+	for (unsigned i = 0; i < m->nmods; i++) {
+		if (is_initrd(i)) {
 			log_err("module %u is an initrd with no kernel module before it: ignored", i);
 			continue;
 		}
 		unsigned k = sched.nruns++;
 		struct run *r = &sched.runs[k];
-		struct vm_config c;
-		char err[8], fallback[8];
-		*r = (struct run){ .module = i, .initrd = is_initrd(m, i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1, .want = 1 };
-		fmt_snprintf(fallback, sizeof(fallback), "vm%u", i);
-		if (vm_config_parse(m->mods[i].cmdline, fallback, o->ept, &c, err, sizeof(err))) {
+		*r = (struct run){ .module = i, .initrd = is_initrd(i + 1) ? &m->mods[i + 1] : NULL, .cpu = -1, .want = 1 };
+		if (sched.args[i].ok) {
+			const struct vm_config *c = &sched.args[i].cfg;
 			/* A second passthrough module is refused when it is
 			 * taken, and meanwhile is no barrier. */
-			r->passthrough = c.passthrough && sched.passthrough_module < 0;
+			r->passthrough = c->passthrough && sched.passthrough_module < 0;
 			/* What cannot run is reported by whichever CPU takes it. */
-			if (c.cpu >= (int)ncpus || (c.cpu >= 0 && !cpus[c.cpu].online)) {
-				fmt_snprintf(bad[k], sizeof(bad[k]), "cpu=%d: there is no such CPU online (%u are)", c.cpu,
+			if (c->cpu >= (int)ncpus || (c->cpu >= 0 && !cpus[c->cpu].online)) {
+				fmt_snprintf(r->bad, sizeof(r->bad), "cpu=%d: there is no such CPU online (%u are)", c->cpu,
 					     online);
-				r->bad = bad[k];
-			} else if (c.cpus > online) {
-				fmt_snprintf(bad[k], sizeof(bad[k]), "cpus=%u: only %u CPUs are online", c.cpus, online);
-				r->bad = bad[k];
+			} else if (c->cpus > online) {
+				fmt_snprintf(r->bad, sizeof(r->bad), "cpus=%u: only %u CPUs are online", c->cpus, online);
 			} else {
-				r->cpu = c.cpu;
+				r->cpu = c->cpu;
 				/* The machine's OS takes every CPU unless cpus= or a
 				 * cpu= pin (one CPU) says otherwise. */
-				r->want = c.cpus ? c.cpus : r->passthrough && c.cpu < 0 ? online : 1;
+				r->want = c->cpus ? c->cpus : r->passthrough && c->cpu < 0 ? online : 1;
 			}
-			if (c.passthrough && sched.passthrough_module < 0) {
-				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c.name);
+			if (c->passthrough && sched.passthrough_module < 0) {
+				fmt_snprintf(sched.passthrough_name, sizeof(sched.passthrough_name), "%s", c->name);
 				sched.passthrough_module = (int)i;
 			}
 		}
