@@ -285,8 +285,8 @@ static void vcpu_reset_init(struct vcpu *v)
 	v->regs.gpr[REG_RDX] = cpuid(1, 0).eax;
 	v->xcr0 = XCR0_X87;
 	v->cr8 = 0;
-	if (v->lapic.enabled)
-		lapic_reset(v);
+	if (v->lapic.ops)
+		v->lapic.ops->reset(v);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_WAIT_SIPI);
 	v->waiting_sipi = true;
 	vm_vcpu_idle(v);
@@ -439,8 +439,8 @@ int vcpu_serve(struct vcpu *v)
 		else
 			log_debug("VM %s: vCPU %u: a start-up IPI no vCPU sent: ignored", v->vm->cfg.name, v->index);
 	}
-	if (vcpu_take_request(v, REQ_EVENT) && v->cause == CAUSE_RUNNING)
-		lapic_deliver(v); /* asks again while an interrupt still waits */
+	if (vcpu_take_request(v, REQ_EVENT) && v->cause == CAUSE_RUNNING && v->lapic.ops)
+		v->lapic.ops->deliver(v); /* asks again while an interrupt still waits */
 	if (vmcs_failed()) {
 		log_err("VM %s: a VMX instruction failed while handling exit reason %u", v->vm->cfg.name,
 			v->last_exit[(v->exits - 1) % LAST_EXITS]);

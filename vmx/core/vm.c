@@ -110,7 +110,7 @@ void vm_vcpu_idle(struct vcpu *v)
 	unsigned idle = __atomic_add_fetch(&vm->idle_vcpus, 1, __ATOMIC_SEQ_CST);
 	/* An IPI accepted just before V was marked: its sender saw V not yet
 	 * idle (both sides use full barriers, so one sees the other). */
-	if (v->lapic.enabled && v->lapic.ops->irr_pending(v)) {
+	if (v->lapic.ops && v->lapic.ops->irr_pending(v)) {
 		vm_vcpu_wakes(v);
 		return;
 	}

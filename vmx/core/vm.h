@@ -125,21 +125,27 @@ struct mem_slot {
 
 #define VM_MAX_E820 64
 
-/* What a local-APIC model does for the core beyond its registers on the
- * bus: the core asks through this table, so it needs no device's header
- * (vmx/dev/lapic.c fills it). */
+/* A vCPU's local-APIC model beyond its registers on the bus: emulated
+ * on EPT violations, or on the CPU's APIC virtualization, one table each
+ * (vmx/dev/lapic.c), chosen when the vCPU is made. The exit handlers,
+ * the run loop and the core ask through it. */
 struct lapic_ops {
-	bool (*irr_pending)(struct vcpu *v); /* an interrupt is waiting in its IRR */
+	bool (*irr_pending)(struct vcpu *v);	    /* an interrupt is waiting in its IRR */
+	void (*deliver)(struct vcpu *v);	    /* inject the highest one if it can be taken now */
+	void (*timer_check)(struct vcpu *v, uint64_t now); /* fire the timer if it is due */
+	bool (*halt)(struct vcpu *v);		    /* HLT with interrupts on: false if nothing can wake it */
+	uint64_t (*cr8_read)(struct vcpu *v);	    /* CR8: the TPR's priority class */
+	void (*cr8_write)(struct vcpu *v, uint64_t val);
+	void (*write_exit)(struct vcpu *v, unsigned offset); /* APIC-write exit; NULL where there is none */
+	void (*reset)(struct vcpu *v);		    /* INIT: the power-up state */
 };
 
 /* A vCPU's local APIC (vmx/dev/lapic.c). */
 struct vlapic {
-	bool enabled;	       /* the VM has one (isolated VMs) */
-	const struct lapic_ops *ops;
+	const struct lapic_ops *ops; /* NULL: none (the machine's own OS uses the real one) */
 	bool hw;	       /* on the CPU's APIC virtualization, else emulated on EPT violations */
 	uint64_t page;	       /* virtual-APIC page (physical) */
 	uint64_t apic_base;    /* IA32_APIC_BASE as the guest set it */
-	bool window;	       /* interrupt-window exiting is on */
 	uint64_t deadline;     /* TSC value the timer fires at; 0: not armed */
 	uint64_t period;       /* periodic mode: TSC ticks between interrupts */
 };

@@ -26,7 +26,7 @@ static uint32_t *reg(struct vcpu *v, unsigned off)
 
 /* What the APIC holds after power-up or INIT (SDM vol. 3A, 11.4.7.1):
  * software-disabled, every LVT masked, the timer stopped; the ID stays. */
-void lapic_reset(struct vcpu *v)
+static void lapic_reset(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
 
@@ -42,7 +42,7 @@ void lapic_reset(struct vcpu *v)
 	vcpu_take_request(v, REQ_EVENT);
 }
 
-static const struct lapic_ops ops = { .irr_pending = lapic_irr_pending };
+static const struct lapic_ops lapic_emulated, lapic_virtualized;
 
 bool lapic_init(struct vcpu *v, bool hw)
 {
@@ -52,8 +52,7 @@ bool lapic_init(struct vcpu *v, bool hw)
 	if (!l->page)
 		return false;
 	lapic_reset(v);
-	l->enabled = true;
-	l->ops = &ops;
+	l->ops = hw ? &lapic_virtualized : &lapic_emulated;
 	/* On APIC virtualization the VM's EPT maps 0xFEE00000 to its
 	 * APIC-access page (vmx/create.c), which the CPU recognizes by address
 	 * (30.4); else that page stays out of EPT and each access faults. */
@@ -103,21 +102,18 @@ static void accept(struct vcpu *v, unsigned vector)
 		vm_kick(v, false);
 }
 
+/* Interrupt-window exiting on or off (the controls as written). */
 static void set_window(struct vcpu *v, bool on)
 {
-	if (v->lapic.window == on)
-		return;
-	v->lapic.window = on;
-	if (on)
-		v->proc_controls |= PROC_INTERRUPT_WINDOW_EXITING;
-	else
-		v->proc_controls &= ~PROC_INTERRUPT_WINDOW_EXITING;
-	vmcs_write32(CPU_BASED_VM_EXEC_CONTROL, v->proc_controls);
+	vcpu_set_windows(v, on ? PROC_INTERRUPT_WINDOW_EXITING : 0, on ? 0 : PROC_INTERRUPT_WINDOW_EXITING);
 }
 
-void lapic_deliver(struct vcpu *v)
+/* Inject the highest pending interrupt if the guest can take it now,
+ * else ask for an interrupt-window exit; while one still waits it asks
+ * the run loop again (REQ_EVENT). On APIC virtualization (VIRTUALIZED)
+ * the TPR threshold is cleared once one is injected. */
+static void deliver(struct vcpu *v, bool virtualized)
 {
-	struct vlapic *l = &v->lapic;
 	/* A CPU waiting for SIPI takes no interrupt (SDM vol. 3C, 25.4.2);
 	 * it is disabled anyway until the guest enables it. */
 	if (vmcs_read32(GUEST_ACTIVITY_STATE) == ACTIVITY_WAIT_SIPI) {
@@ -159,7 +155,7 @@ void lapic_deliver(struct vcpu *v)
 	set_bit_in(v, APIC_IRR, (unsigned)irr, false);
 	set_bit_in(v, APIC_ISR, (unsigned)irr, true);
 	vmcs_write32(VM_ENTRY_INTR_INFO, (unsigned)irr | INTR_TYPE_EXTERNAL | INTR_INFO_VALID);
-	if (l->hw)
+	if (virtualized)
 		vmcs_write32(TPR_THRESHOLD, 0);
 	vmcs_write32(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* an interrupt ends HLT */
 	bool more = highest(v, APIC_IRR) >= 0;
@@ -202,11 +198,11 @@ static void timer_arm(struct vcpu *v)
 		vmcs_write32(VMX_PREEMPTION_TIMER_VALUE, pt ? (uint32_t)pt : 1);
 }
 
-void lapic_timer_check(struct vcpu *v, uint64_t now)
+static void lapic_timer_check(struct vcpu *v, uint64_t now)
 {
 	struct vlapic *l = &v->lapic;
 
-	if (!l->enabled || !l->deadline || now < l->deadline)
+	if (!l->deadline || now < l->deadline)
 		return;
 	uint32_t lvt = *reg(v, APIC_LVT_TIMER);
 	if (!(lvt & LVT_MASKED))
@@ -306,7 +302,7 @@ static void register_written(struct vcpu *v, unsigned off, uint32_t val)
 	}
 }
 
-void lapic_write_exit(struct vcpu *v, unsigned offset)
+static void lapic_write_exit(struct vcpu *v, unsigned offset)
 {
 	offset &= 0xff0;
 	register_written(v, offset, *reg(v, offset));
@@ -359,12 +355,12 @@ static bool lapic_mmio(struct vcpu *v, void *dev, struct mmio_access *a)
 	return true;
 }
 
-uint64_t lapic_cr8_read(struct vcpu *v)
+static uint64_t lapic_cr8_read(struct vcpu *v)
 {
 	return (*reg(v, APIC_TPR) >> 4) & 0xf;
 }
 
-void lapic_cr8_write(struct vcpu *v, uint64_t val)
+static void lapic_cr8_write(struct vcpu *v, uint64_t val)
 {
 	*reg(v, APIC_TPR) = (uint32_t)(val << 4);
 	vcpu_request(v, REQ_EVENT);
@@ -440,12 +436,12 @@ static bool lapic_msr_write(struct vcpu *v, void *dev, uint32_t msr, uint64_t va
 	}
 }
 
-bool lapic_halt(struct vcpu *v)
+static bool lapic_halt(struct vcpu *v)
 {
 	struct vlapic *l = &v->lapic;
 	/* Without the preemption timer nothing would bring the CPU back from
 	 * the guest's HLT state. With other vCPUs, an IPI from one may. */
-	if (!l->enabled || !hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0 && v->vm->nvcpus == 1))
+	if (!hv_vmx.preemption_timer || (!l->deadline && highest(v, APIC_IRR) < 0 && v->vm->nvcpus == 1))
 		return false;
 	guest_halt();
 	vcpu_request(v, REQ_EVENT);
@@ -454,10 +450,42 @@ bool lapic_halt(struct vcpu *v)
 	return true;
 }
 
-bool lapic_irr_pending(struct vcpu *v)
+static bool lapic_irr_pending(struct vcpu *v)
 {
 	return highest(v, APIC_IRR) >= 0;
 }
+
+static void deliver_emulated(struct vcpu *v)
+{
+	deliver(v, false);
+}
+
+static void deliver_virtualized(struct vcpu *v)
+{
+	deliver(v, true);
+}
+
+static const struct lapic_ops lapic_emulated = {
+	.irr_pending = lapic_irr_pending,
+	.deliver = deliver_emulated,
+	.timer_check = lapic_timer_check,
+	.halt = lapic_halt,
+	.cr8_read = lapic_cr8_read,
+	.cr8_write = lapic_cr8_write,
+	.write_exit = NULL, /* accesses are EPT violations (lapic_mmio) */
+	.reset = lapic_reset,
+};
+
+static const struct lapic_ops lapic_virtualized = {
+	.irr_pending = lapic_irr_pending,
+	.deliver = deliver_virtualized,
+	.timer_check = lapic_timer_check,
+	.halt = lapic_halt,
+	.cr8_read = lapic_cr8_read,
+	.cr8_write = lapic_cr8_write,
+	.write_exit = lapic_write_exit,
+	.reset = lapic_reset,
+};
 
 bool lapic_attach(struct vm *vm)
 {

@@ -23,39 +23,15 @@
 #include "arch-x86/apic.h"
 #include "vmx/core/vm.h"
 
-/* Pages for V's APIC, on APIC virtualization if HW; false if out of
+/* Pages for V's APIC, on APIC virtualization if HW, and its operations
+ * table (struct lapic_ops, vmx/core/vm.h) for that mode; false if out of
  * memory. */
 bool lapic_init(struct vcpu *v, bool hw);
-/* Back to the power-up state: an INIT. */
-void lapic_reset(struct vcpu *v);
 void lapic_destroy(struct vcpu *v);
-
-/* The APIC-write exit: the CPU wrote register OFFSET of the virtual-APIC
- * page (APIC virtualization). */
-void lapic_write_exit(struct vcpu *v, unsigned offset);
 
 /* On VM's bus: the APIC page (an access the CPU did not virtualize, or
  * any access in emulated mode), IA32_APIC_BASE and the x2APIC MSRs
  * 0x800-0x8ff. */
 bool lapic_attach(struct vm *vm);
-
-/* CR8 (the TPR's priority class) in emulated mode. */
-uint64_t lapic_cr8_read(struct vcpu *v);
-void lapic_cr8_write(struct vcpu *v, uint64_t val);
-
-/* The timer's deadline, if any, for the preemption timer. */
-void lapic_timer_check(struct vcpu *v, uint64_t now);
-
-/* Inject the highest pending interrupt if the guest can take it now, else
- * ask for an interrupt-window exit; while one still waits it asks the run
- * loop again (REQ_EVENT). */
-void lapic_deliver(struct vcpu *v);
-
-/* Is an interrupt waiting in V's IRR? */
-bool lapic_irr_pending(struct vcpu *v);
-
-/* HLT with interrupts enabled: true if something will wake the guest
- * (the vCPU is put in the HLT state), false if nothing can. */
-bool lapic_halt(struct vcpu *v);
 
 #endif

@@ -143,8 +143,8 @@ void handle_cr(struct vcpu *v)
 			ok = guest_write_cr4(v, &st, val);
 		else if (q.cr == 3)
 			ok = guest_write_cr3(v, &st, val);
-		else if (q.cr == 8 && !(val >> 4) && v->lapic.enabled) /* TPR: bits 63:4 reserved */
-			lapic_cr8_write(v, val);
+		else if (q.cr == 8 && !(val >> 4) && v->lapic.ops) /* TPR: bits 63:4 reserved */
+			v->lapic.ops->cr8_write(v, val);
 		else if (q.cr == 8 && !(val >> 4))
 			v->cr8 = val;
 		else
@@ -152,7 +152,7 @@ void handle_cr(struct vcpu *v)
 	} else if (q.type == CR_MOV_FROM && q.cr == 3) {
 		vcpu_set_gpr(v, q.gpr, vmcs_readnat(GUEST_CR3));
 	} else if (q.type == CR_MOV_FROM && q.cr == 8) {
-		vcpu_set_gpr(v, q.gpr, v->lapic.enabled ? lapic_cr8_read(v) : v->cr8);
+		vcpu_set_gpr(v, q.gpr, v->lapic.ops ? v->lapic.ops->cr8_read(v) : v->cr8);
 	} else if (q.type == CR_LMSW) {
 		/* LMSW sets PE/MP/EM/TS and cannot clear PE. */
 		struct cr_state st = cr_state();

@@ -76,7 +76,7 @@ void handle_external_interrupt(struct vcpu *v)
 		apic_eoi();
 	if ((info & 0xff) != KICK_VECTOR)
 		log_debug("VM %s: external interrupt, info %#x", v->vm->cfg.name, info);
-	if (!vm_stopping(v) && v->lapic.enabled)
+	if (!vm_stopping(v) && v->lapic.ops)
 		vcpu_request(v, REQ_EVENT); /* an IPI may be in its IRR */
 }
 
@@ -124,7 +124,8 @@ void handle_preemption_timer(struct vcpu *v)
 
 	if (vm_stopping(v))
 		return; /* another vCPU ended the VM */
-	lapic_timer_check(v, now);
+	if (v->lapic.ops)
+		v->lapic.ops->timer_check(v, now);
 	if (v->lapic.deadline) {
 		uint64_t left = (v->lapic.deadline - now) >> vmx_preemption_timer_rate(&hv_vmx_caps);
 		if (left < next)
@@ -141,7 +142,12 @@ void handle_preemption_timer(struct vcpu *v)
 
 void handle_apic_write(struct vcpu *v)
 {
-	lapic_write_exit(v, (unsigned)vmcs_readnat(EXIT_QUALIFICATION));
+	if (!v->lapic.ops || !v->lapic.ops->write_exit) { /* only on APIC virtualization */
+		log_err("VM %s: APIC-write exit without a virtualized local APIC", v->vm->cfg.name);
+		vm_end(v, CAUSE_UNHANDLED_EXIT, EXIT_APIC_WRITE);
+		return;
+	}
+	v->lapic.ops->write_exit(v, (unsigned)vmcs_readnat(EXIT_QUALIFICATION));
 }
 
 /* With APIC virtualization: an access it does not virtualize (the
@@ -174,7 +180,7 @@ void handle_apic_access(struct vcpu *v)
  * its interrupt window is for an NMI (vcpu.c, pass_nmi). */
 void handle_interrupt_ready(struct vcpu *v)
 {
-	if (v->lapic.enabled)
+	if (v->lapic.ops)
 		vcpu_request(v, REQ_EVENT);
 	else
 		handle_nmi_window(v);

@@ -56,7 +56,7 @@ static void handle_hlt(struct vcpu *v)
 	 * that wait would be forever, so the VM stops. With interrupts off
 	 * the VM has stopped. */
 	if (vmcs_readnat(GUEST_RFLAGS) & RFLAGS_IF) {
-		if (lapic_halt(v))
+		if (v->lapic.ops && v->lapic.ops->halt(v))
 			return;
 		if (v->deadline_tsc) {
 			log_info("VM %s: HLT with interrupts enabled and no interrupt source: waiting for the time limit",
