@@ -69,7 +69,8 @@ static void io_fault(struct vcpu *v, enum gmem_result r, const struct gmem_fault
  * the batch's page is already translated). An INS checks that it may
  * write the element before it reads the port: a faulting INS takes no
  * data from the device. False when the VM ended or the element faulted. */
-static bool io_element(struct vcpu *v, struct io_qual q, uint64_t linear, uint8_t *hva, unsigned seg)
+static bool io_element(struct vcpu *v, const struct port_device *d, struct io_qual q, uint64_t linear, uint8_t *hva,
+		       unsigned seg)
 {
 	uint32_t val = 0;
 	struct gmem_fault f;
@@ -81,12 +82,12 @@ static bool io_element(struct vcpu *v, struct io_qual q, uint64_t linear, uint8_
 		else
 			r = guest_read(v, linear, &val, q.size, GW_READ, &f);
 		if (r == GMEM_OK)
-			port_access(v, q.port, q.size, false, &val);
+			port_call(v, d, q.port, q.size, false, &val);
 	} else {
 		if (!hva)
 			r = guest_write(v, linear, NULL, q.size, GW_WRITE, &f);
 		if (r == GMEM_OK) {
-			port_access(v, q.port, q.size, true, &val);
+			port_call(v, d, q.port, q.size, true, &val);
 			if (hva)
 				__builtin_memcpy(hva, &val, q.size);
 			else
@@ -186,10 +187,11 @@ static __attribute__((noinline)) void io_string(struct vcpu *v, struct io_qual q
 			hva = p ? p + (gpa - lo) : NULL;
 		}
 		/* The batch stays on one page: no linear address in it wraps. */
+		const struct port_device *d = bus_port(v->vm, q.port);
 		uint64_t done = 0;
 		while (done < seg_ok) {
 			uint64_t l = linear + (uint64_t)(step * (int64_t)done);
-			if (!io_element(v, q, l, hva ? hva + step * (int64_t)done : NULL, seg))
+			if (!io_element(v, d, q, l, hva ? hva + step * (int64_t)done : NULL, seg))
 				break; /* the VM ended, or the element faulted (and is not done) */
 			done++;
 		}
