@@ -31,6 +31,8 @@
 _Static_assert(offsetof(struct vcpu, regs) == 0, "vmx/hw/entry.S gets the vcpu's register area");
 _Static_assert(offsetof(struct guest_regs, gpr[REG_RDI]) == REGS_OFF(REG_RDI), "vmx/hw/regs.h offsets");
 _Static_assert(offsetof(struct guest_regs, gpr[15]) == REGS_OFF(15), "vmx/hw/regs.h offsets");
+_Static_assert(offsetof(struct vcpu, requests) == VCPU_REQUESTS_OFF, "vmx/hw/entry.S tests the request word");
+_Static_assert(offsetof(struct cpu, attention) == CPU_ATTENTION_OFF, "vmx/hw/entry.S tests the attention word");
 
 /* Power-on PAT: WB, WT, UC-, UC, repeated (SDM vol. 3A, 13.12.4). */
 #define PAT_POWER_ON 0x0007040600070406ull
@@ -454,21 +456,18 @@ int vcpu_serve(struct vcpu *v)
 }
 
 /* Every exit, from vmx/hw/entry.S: the exit table's handler (vmx/exit/),
- * then, only if any is pending, the run loop's work. One load and one
- * GS-relative load test every pending thing at once. Nonzero: leave
- * vmx_run. */
-static int on_exit(struct vcpu *v)
+ * reached by a tail call; entry.S then tests the request and attention
+ * words itself and calls vcpu_serve only if one is set. */
+static void on_exit(struct vcpu *v)
 {
 	exit_handle(v);
-	if (__builtin_expect((v->requests | percpu_read64(attention)) != 0, 0))
-		return vcpu_serve(v);
-	return 0;
 }
 
 /* stats=1: on_exit, timed, with the port or MSR of the exit counted. The
  * ticks run from here to the return, so they leave out the entry
- * routine's register save and restore (a fixed 38 instructions). */
-static int on_exit_timed(struct vcpu *v)
+ * routine's register save and restore (a fixed 38 instructions) and the
+ * pending work vcpu_serve does after it. */
+static void on_exit_timed(struct vcpu *v)
 {
 	uint64_t start = rdtsc();
 	unsigned basic = vmcs_read32(VM_EXIT_REASON) & 0xffff;
@@ -478,21 +477,22 @@ static int on_exit_timed(struct vcpu *v)
 				decode_io(vmcs_readnat(EXIT_QUALIFICATION)).port);
 	else if (basic == EXIT_RDMSR || basic == EXIT_WRMSR)
 		stats_count_key(v->stats.msrs, &v->stats.msrs_untracked, (uint32_t)v->regs.gpr[REG_RCX]);
-	int leave = on_exit(v);
+	exit_handle(v);
 	if (basic < EXIT_REASON_MAX)
 		v->stats.ticks[basic] += rdtsc() - start;
-	return leave;
 }
 
 /* Either of them, then blocking by SMI cleared: for CPUs that report it
  * wrongly after a SIPI exit (vmx/exit/events.c, handle_sipi). */
-static int on_exit_smi(struct vcpu *v)
+static void on_exit_smi(struct vcpu *v)
 {
-	int leave = v->timed ? on_exit_timed(v) : on_exit(v);
+	if (v->timed)
+		on_exit_timed(v);
+	else
+		exit_handle(v);
 	uint32_t intr = vmcs_read32(GUEST_INTERRUPTIBILITY_INFO);
 	if (intr & INTERRUPTIBILITY_SMI)
 		vmcs_write32(GUEST_INTERRUPTIBILITY_INFO, intr & ~INTERRUPTIBILITY_SMI);
-	return leave;
 }
 
 /* A start-up IPI with VECTOR ends the wait: real mode at VV00:0000 (SDM
@@ -554,7 +554,8 @@ void vcpu_run(struct vcpu *v, bool stats)
 	while (!vm_stopping(v) && v->cause == CAUSE_RUNNING) {
 		if ((v->requests | percpu_read64(attention)) && vcpu_serve(v))
 			continue; /* ended, or to enter with another exit routine */
-		int r = vmx_run(v, v->launched, percpu_read8(smi_stuck) ? on_exit_smi : stats ? on_exit_timed : on_exit);
+		int r = vmx_run(v, v->launched, percpu_read8(smi_stuck) ? on_exit_smi : stats ? on_exit_timed : on_exit,
+				vcpu_serve);
 		if (v->exits)
 			v->launched = 1; /* an exit means the launch succeeded */
 		if (r) {

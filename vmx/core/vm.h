@@ -168,6 +168,7 @@ enum vcpu_request {
 
 struct vcpu {
 	struct guest_regs regs; /* first: vmx/hw/entry.S is given its address */
+	volatile uint32_t requests; /* enum vcpu_request bits; next: entry.S tests it (VCPU_REQUESTS_OFF) */
 	struct vm *vm;
 	uint64_t vmcs;	   /* physical address of the VMCS region */
 	int launched; /* VMLAUNCH done: VMRESUME from now on */
@@ -193,7 +194,6 @@ struct vcpu {
 	bool timed; /* stats=1: exits are timed */
 	uint32_t proc_controls; /* primary controls as written (interrupt-window exiting toggles) */
 	struct vlapic lapic;
-	volatile uint32_t requests; /* enum vcpu_request bits */
 
 	uint64_t exits;
 	uint32_t exit_count[EXIT_REASON_MAX];

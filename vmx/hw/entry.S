@@ -1,18 +1,23 @@
 /*
  * The one VM entry/exit routine: the VMLAUNCH/VMRESUME loop.
  *
- *   int vmx_run(struct vcpu *v, int launched, int (*on_exit)(struct vcpu *))
+ *   int vmx_run(struct vcpu *v, int launched, void (*on_exit)(struct vcpu *),
+ *               int (*on_pending)(struct vcpu *))
  *
  * Saves the host's callee-saved registers, points HOST_RSP at this frame,
  * loads every guest general register from v->regs (the first member of
  * struct vcpu) and enters the guest with VMLAUNCH (LAUNCHED == 0) or
  * VMRESUME. Each VM exit lands at vmx_exit_point (HOST_RIP) on that same
  * frame: the guest's registers go to v->regs and ON_EXIT(v) (on_exit in
- * vmx/vcpu.c, or its timed variant for stats=1) handles the exit. While it
- * returns 0 the loop stays here and resumes the guest directly, so an exit
- * costs one call into C and no more: no host registers to reload, no
- * HOST_RSP to rewrite. vmx_run returns
- *   0  ON_EXIT returned nonzero: the VM has ended (v->cause);
+ * vmx/vcpu.c, or a variant) handles the exit. Then one load of the vCPU's
+ * request word and one GS-relative load of this CPU's attention word
+ * (vmx/hw/regs.h) say whether anything is pending; only then is
+ * ON_PENDING(v) called (vcpu_serve), and the loop goes on while it
+ * returns 0. So an exit with nothing pending costs one call into C and
+ * no more: no host registers to reload, no HOST_RSP to rewrite, and the
+ * handler is reached by a tail call. vmx_run returns
+ *   0  ON_PENDING returned nonzero: the VM has ended (v->cause), or the
+ *      loop is to be entered again;
  *   1  VMLAUNCH/VMRESUME failed with VMfailValid (VM_INSTRUCTION_ERROR);
  *   2  it failed with VMfailInvalid (no current VMCS).
  * A VM entry that fails after its checks (invalid guest state) is an exit
@@ -54,7 +59,7 @@ vmx_run:
 	pushq	%r13
 	pushq	%r12
 	pushq	%rbx
-	subq	$8, %rsp		/* keeps HOST_RSP 16-byte aligned */
+	pushq	%rcx			/* ON_PENDING, at 16(%rsp); HOST_RSP stays 16-byte aligned */
 	pushq	%rdx			/* ON_EXIT, at 8(%rsp) on every exit */
 	pushq	%rdi			/* V, at (%rsp) */
 
@@ -97,10 +102,11 @@ vmx_exit_point:
 	movq	%rax, %rdi
 	leaq	HOST_FRAME(%rsp), %rbp
 	call	*8(%rsp)
-	testl	%eax, %eax
-	jnz	2f
 	movq	(%rsp), %rdi
-	load_guest
+	movl	VCPU_REQUESTS_OFF(%rdi), %eax
+	orq	%gs:CPU_ATTENTION_OFF, %rax
+	jnz	4f
+5:	load_guest
 1:	vmresume
 	/* falls through only if VMRESUME failed */
 
@@ -110,9 +116,14 @@ vmx_fail:
 	jc	3f
 	movl	$1, %eax
 	jmp	3f
-2:	xorl	%eax, %eax
+	/* Something is pending: the run loop's work, then on or out. */
+4:	call	*16(%rsp)
+	testl	%eax, %eax
+	movq	(%rsp), %rdi
+	jz	5b
+	xorl	%eax, %eax
 3:
-	addq	$24, %rsp		/* V, ON_EXIT, padding */
+	addq	$24, %rsp		/* V, ON_EXIT, ON_PENDING */
 	popq	%rbx
 	popq	%r12
 	popq	%r13
