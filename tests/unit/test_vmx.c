@@ -219,6 +219,17 @@ static void test_vm_config(void **state)
 	assert_false(vm_config_parse("initrd=yes", "x", EPT_EAGER, &c, err, sizeof(err)));
 }
 
+static void test_mmio_loaded(void **state)
+{
+	(void)state;
+	uint64_t old = 0x1122334455667788ull;
+	assert_int_equal(mmio_loaded(old, 0xaabbccdd, 4, false), 0xaabbccddull); /* zero-extends */
+	assert_int_equal(mmio_loaded(old, 0xccdd, 2, false), 0x112233445566ccddull);
+	assert_int_equal(mmio_loaded(old, 0xdd, 1, false), 0x11223344556677ddull);
+	assert_int_equal(mmio_loaded(old, 0xdd, 1, true), 0x112233445566dd88ull); /* AH */
+	assert_int_equal(mmio_loaded(old, 0x0102030405060708ull, 8, false), 0x0102030405060708ull);
+}
+
 static void test_decode_mmio(void **state)
 {
 	(void)state;
@@ -324,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_exit_names),
 		cmocka_unit_test(test_vm_config),
 		cmocka_unit_test(test_decode_mmio),
+		cmocka_unit_test(test_mmio_loaded),
 	};
 	return cmocka_run_group_tests_name("vmx", tests, NULL, NULL);
 }

@@ -121,3 +121,19 @@ bool decode_mmio(const uint8_t *code, size_t avail, unsigned code_bits, struct m
 	out->len = (unsigned)i;
 	return true;
 }
+
+/* A register load of SIZE bytes as the CPU does it: a 32-bit load
+ * zero-extends, 8- and 16-bit ones keep the rest (SDM vol. 1, 3.4.1.1). */
+uint64_t mmio_loaded(uint64_t old, uint64_t val, unsigned size, bool high8)
+{
+	switch (size) {
+	case 1:
+		return high8 ? (old & ~0xff00ull) | (val & 0xff) << 8 : (old & ~0xffull) | (val & 0xff);
+	case 2:
+		return (old & ~0xffffull) | (val & 0xffff);
+	case 4:
+		return val & 0xffffffffull;
+	default:
+		return val;
+	}
+}

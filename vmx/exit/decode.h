@@ -52,4 +52,9 @@ struct mmio_insn {
  * (16, 32 or 64). False for anything else. */
 bool decode_mmio(const uint8_t *code, size_t avail, unsigned code_bits, struct mmio_insn *out);
 
+/* What register OLD holds after a device read of SIZE bytes VAL loads
+ * into it (HIGH8: AH, CH, DH or BH): a 32-bit load zero-extends, 8- and
+ * 16-bit ones keep the rest (SDM vol. 1, 3.4.1.1). */
+uint64_t mmio_loaded(uint64_t old, uint64_t val, unsigned size, bool high8);
+
 #endif

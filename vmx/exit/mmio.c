@@ -46,21 +46,6 @@ static bool mmio_decode(struct vcpu *v, struct mmio_insn *m, uint8_t code[15], s
 	return avail && decode_mmio(code, avail, bits, m);
 }
 
-/* A register load of SIZE bytes as the CPU does it: a 32-bit load
- * zero-extends, 8- and 16-bit ones keep the rest (SDM vol. 1, 3.4.1.1). */
-static uint64_t loaded(uint64_t old, uint64_t val, unsigned size, bool high8)
-{
-	switch (size) {
-	case 1:
-		return high8 ? (old & ~0xff00ull) | (val & 0xff) << 8 : (old & ~0xffull) | (val & 0xff);
-	case 2:
-		return (old & ~0xffffull) | (val & 0xffff);
-	case 4:
-		return val & 0xffffffffull;
-	default:
-		return val;
-	}
-}
 
 void mmio_emulate(struct vcpu *v, uint64_t gpa, const struct mmio_region *r, unsigned status)
 {
@@ -84,7 +69,7 @@ void mmio_emulate(struct vcpu *v, uint64_t gpa, const struct mmio_region *r, uns
 	if (!r->fn(v, r->dev, &a))
 		return; /* the device ended the VM, and said why */
 	if (!m.write)
-		vcpu_set_gpr(v, (unsigned)m.reg, loaded(vcpu_gpr(v, (unsigned)m.reg), a.value, m.size, m.high8));
+		vcpu_set_gpr(v, (unsigned)m.reg, mmio_loaded(vcpu_gpr(v, (unsigned)m.reg), a.value, m.size, m.high8));
 	if (v->cause == CAUSE_RUNNING)
 		guest_skip(m.len);
 }
